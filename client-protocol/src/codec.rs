@@ -1,0 +1,485 @@
+//! Frame decoding and encoding for the y-websocket protocol.
+//!
+//! A frame is one binary WebSocket message. The server sends exactly one protocol message per
+//! frame (stock JS clients read only the first); it accepts frames that carry several messages back
+//! to back, as some clients batch them.
+//!
+//! Decoding is total: every input yields messages or a [`DecodeError`], never a panic. Every length
+//! or count read from the wire is checked against the bytes actually present (and against
+//! [`Limits`]) before `yrs` is asked to decode, so a few bytes can never make the decoder reserve
+//! gigabytes.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::StateVector;
+
+pub use yrs::sync::awareness::AwarenessUpdateEntry;
+pub use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
+pub use yrs::Update;
+
+use crate::close::CloseCode;
+
+/// Top-level message type: document sync (step 1, step 2, update).
+pub const MSG_SYNC: u64 = 0;
+/// Top-level message type: awareness (presence) update.
+pub const MSG_AWARENESS: u64 = 1;
+/// Top-level message type: authentication / permission answer (server to client).
+pub const MSG_AUTH: u64 = 2;
+/// Top-level message type: a request for the full awareness state.
+pub const MSG_QUERY_AWARENESS: u64 = 3;
+/// Sync sub-type: the sender's state vector.
+pub const SYNC_STEP_1: u64 = 0;
+/// Sync sub-type: the update the receiver of a step 1 is missing.
+pub const SYNC_STEP_2: u64 = 1;
+/// Sync sub-type: an incremental document update.
+pub const SYNC_UPDATE: u64 = 2;
+
+/// Bounds applied while decoding untrusted frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Most client entries one awareness update may carry.
+    pub max_awareness_entries: usize,
+    /// Longest awareness state (a JSON string), in bytes.
+    pub max_awareness_state_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 32 * 1024 * 1024,
+            max_awareness_entries: 1024,
+            max_awareness_state_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame had no bytes at all.
+    #[error("empty frame")]
+    Empty,
+    /// The frame was larger than [`Limits::max_message_bytes`].
+    #[error("frame of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Size of the frame.
+        len: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A varint ran past the end of the frame.
+    #[error("truncated: {what} runs past the end of the frame")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// A varint was longer than 64 bits.
+    #[error("varint is longer than 64 bits")]
+    VarIntOverflow,
+    /// A length prefix announced more bytes than the frame holds.
+    #[error("{what} announces {declared} bytes but only {available} remain")]
+    LengthExceedsFrame {
+        /// What was being read.
+        what: &'static str,
+        /// The announced length.
+        declared: u64,
+        /// Bytes left in the frame.
+        available: usize,
+    },
+    /// The top-level message type is not one of sync, awareness, auth or query-awareness.
+    #[error("unknown message type {0}")]
+    UnknownMessageType(u64),
+    /// The sync sub-type is not step 1, step 2 or update.
+    #[error("unknown sync message type {0}")]
+    UnknownSyncType(u64),
+    /// An awareness update had more entries than [`Limits::max_awareness_entries`].
+    #[error("awareness update has {count} entries; at most {limit} are allowed")]
+    TooManyAwarenessEntries {
+        /// Entries announced.
+        count: u64,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// An awareness state was longer than [`Limits::max_awareness_state_bytes`] or not JSON.
+    #[error("awareness state of client {client} is invalid: {reason}")]
+    BadAwarenessState {
+        /// The client id of the offending entry.
+        client: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A payload (state vector, update, awareness update) is not valid lib0 v1.
+    #[error("malformed {what}: {reason}")]
+    MalformedPayload {
+        /// Which payload.
+        what: &'static str,
+        /// The decoder's explanation.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// The close code the server uses when a client sends a frame that fails this way.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            DecodeError::TooLarge { .. } => CloseCode::MessageTooBig,
+            DecodeError::TooManyAwarenessEntries { .. }
+            | DecodeError::BadAwarenessState { .. }
+            | DecodeError::MalformedPayload { .. } => CloseCode::InvalidPayload,
+            _ => CloseCode::ProtocolError,
+        }
+    }
+}
+
+/// A cursor over an untrusted byte slice that never reads past its end.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn var_u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let mut value: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .buf
+                .get(self.pos)
+                .ok_or(DecodeError::Truncated { what })?;
+            self.pos += 1;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(DecodeError::VarIntOverflow);
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::VarIntOverflow)
+    }
+
+    fn var_buf(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        let declared = self.var_u64(what)?;
+        let available = self.remaining();
+        if declared > available as u64 {
+            return Err(DecodeError::LengthExceedsFrame {
+                what,
+                declared,
+                available,
+            });
+        }
+        let start = self.pos;
+        self.pos += declared as usize;
+        Ok(&self.buf[start..self.pos])
+    }
+
+    /// Reads a count that announces `count` items of at least `min_item_bytes` each, refusing
+    /// counts that the remaining bytes cannot possibly hold.
+    fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<u64, DecodeError> {
+        let count = self.var_u64(what)?;
+        let available = self.remaining();
+        if count.saturating_mul(min_item_bytes as u64) > available as u64 {
+            return Err(DecodeError::LengthExceedsFrame {
+                what,
+                declared: count,
+                available,
+            });
+        }
+        Ok(count)
+    }
+}
+
+fn malformed(what: &'static str, reason: impl ToString) -> DecodeError {
+    DecodeError::MalformedPayload {
+        what,
+        reason: reason.to_string(),
+    }
+}
+
+/// Runs a `yrs` decoder on input that passed our own bounds checks, turning any panic inside it
+/// into an error: a hostile frame must never take the server down.
+fn guarded<T>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(malformed(what, "decoder panicked")))
+}
+
+/// Decodes every protocol message in one binary frame.
+pub fn decode_frame(frame: &[u8], limits: &Limits) -> Result<Vec<Message>, DecodeError> {
+    if frame.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if frame.len() > limits.max_message_bytes {
+        return Err(DecodeError::TooLarge {
+            len: frame.len(),
+            limit: limits.max_message_bytes,
+        });
+    }
+    let mut reader = Reader::new(frame);
+    let mut messages = Vec::with_capacity(1);
+    while reader.remaining() > 0 {
+        messages.push(decode_one(&mut reader, limits)?);
+    }
+    Ok(messages)
+}
+
+fn decode_one(reader: &mut Reader<'_>, limits: &Limits) -> Result<Message, DecodeError> {
+    match reader.var_u64("message type")? {
+        MSG_SYNC => match reader.var_u64("sync message type")? {
+            SYNC_STEP_1 => {
+                let sv = reader.var_buf("state vector")?;
+                Ok(Message::Sync(SyncMessage::SyncStep1(decode_state_vector(
+                    sv,
+                )?)))
+            }
+            SYNC_STEP_2 => {
+                let update = reader.var_buf("sync step 2 update")?;
+                precheck_update(update)?;
+                Ok(Message::Sync(SyncMessage::SyncStep2(update.to_vec())))
+            }
+            SYNC_UPDATE => {
+                let update = reader.var_buf("update")?;
+                precheck_update(update)?;
+                Ok(Message::Sync(SyncMessage::Update(update.to_vec())))
+            }
+            other => Err(DecodeError::UnknownSyncType(other)),
+        },
+        MSG_AWARENESS => {
+            let payload = reader.var_buf("awareness update")?;
+            Ok(Message::Awareness(decode_awareness(payload, limits)?))
+        }
+        MSG_AUTH => {
+            let denied = reader.var_u64("auth permission")? == 0;
+            let reason = if denied {
+                let bytes = reader.var_buf("auth reason")?;
+                Some(
+                    std::str::from_utf8(bytes)
+                        .map_err(|e| malformed("auth reason", e))?
+                        .to_owned(),
+                )
+            } else {
+                None
+            };
+            Ok(Message::Auth(reason))
+        }
+        MSG_QUERY_AWARENESS => Ok(Message::AwarenessQuery),
+        other => Err(DecodeError::UnknownMessageType(other)),
+    }
+}
+
+/// Decodes a lib0 v1 state vector, checking its entry count first (each entry takes at least two
+/// bytes: a client id and a clock).
+pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, DecodeError> {
+    Reader::new(bytes).count("state vector", 2)?;
+    guarded("state vector", || {
+        StateVector::decode_v1(bytes).map_err(|e| malformed("state vector", e))
+    })
+}
+
+/// Checks the outer counts of a lib0 v1 update against its size, so that `yrs` never reserves
+/// room for more clients or blocks than the bytes could describe.
+fn precheck_update(bytes: &[u8]) -> Result<(), DecodeError> {
+    let mut reader = Reader::new(bytes);
+    // Each client section needs at least 3 bytes: a block count, a client id and a clock.
+    let clients = reader.count("update client count", 3)?;
+    if clients > 0 {
+        // The first client section's block count: every block takes at least one byte.
+        reader.count("update block count", 1)?;
+    }
+    Ok(())
+}
+
+/// Decodes a lib0 v1 document update (the payload of sync step 2 and update messages).
+pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
+    precheck_update(bytes)?;
+    guarded("update", || {
+        Update::decode_v1(bytes).map_err(|e| malformed("update", e))
+    })
+}
+
+/// Decodes an awareness update, enforcing [`Limits`] and requiring every state to be JSON (stock
+/// clients `JSON.parse` each state; one bad state would break every peer's message handler).
+pub fn decode_awareness(bytes: &[u8], limits: &Limits) -> Result<AwarenessUpdate, DecodeError> {
+    // Each entry takes at least 3 bytes: client id, clock, and a string length.
+    let count = Reader::new(bytes).count("awareness entry count", 3)?;
+    if count > limits.max_awareness_entries as u64 {
+        return Err(DecodeError::TooManyAwarenessEntries {
+            count,
+            limit: limits.max_awareness_entries,
+        });
+    }
+    let update = guarded("awareness update", || {
+        AwarenessUpdate::decode_v1(bytes).map_err(|e| malformed("awareness update", e))
+    })?;
+    for (client, entry) in &update.clients {
+        let client = client.get();
+        if entry.json.len() > limits.max_awareness_state_bytes {
+            return Err(DecodeError::BadAwarenessState {
+                client,
+                reason: format!(
+                    "{} bytes exceeds the limit of {}",
+                    entry.json.len(),
+                    limits.max_awareness_state_bytes
+                ),
+            });
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&entry.json) {
+            return Err(DecodeError::BadAwarenessState {
+                client,
+                reason: format!("not JSON: {e}"),
+            });
+        }
+    }
+    Ok(update)
+}
+
+/// Encodes one protocol message as one frame.
+pub fn encode(message: &Message) -> Vec<u8> {
+    message.encode_v1()
+}
+
+/// Encodes a sync step 1 carrying `sv`.
+pub fn encode_sync_step1(sv: &StateVector) -> Vec<u8> {
+    encode(&Message::Sync(SyncMessage::SyncStep1(sv.clone())))
+}
+
+/// Encodes a sync step 2 carrying `update`, without copying it first.
+pub fn encode_sync_step2(update: &[u8]) -> Vec<u8> {
+    encode_sync_payload(SYNC_STEP_2, update)
+}
+
+/// Encodes an update message carrying `update`, without copying it first.
+pub fn encode_update(update: &[u8]) -> Vec<u8> {
+    encode_sync_payload(SYNC_UPDATE, update)
+}
+
+fn encode_sync_payload(sub_type: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 12);
+    write_var(&mut out, MSG_SYNC);
+    write_var(&mut out, sub_type);
+    write_var(&mut out, payload.len() as u64);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Encodes an awareness message.
+pub fn encode_awareness(update: &AwarenessUpdate) -> Vec<u8> {
+    encode(&Message::Awareness(update.clone()))
+}
+
+fn write_var(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::{Doc, GetString, ReadTxn, Text, Transact};
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn an_update_round_trips_through_a_frame() {
+        let doc = Doc::new();
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "hello");
+        let update = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let frame = encode_update(&update);
+        assert_eq!(
+            decode_frame(&frame, &limits()).unwrap(),
+            vec![Message::Sync(SyncMessage::Update(update.clone()))]
+        );
+        let other = Doc::new();
+        other
+            .transact_mut()
+            .apply_update(decode_update(&update).unwrap())
+            .unwrap();
+        let text = other.get_or_insert_text("t");
+        assert_eq!(text.get_string(&other.transact()), "hello");
+    }
+
+    #[test]
+    fn frames_with_several_messages_yield_them_all() {
+        let mut frame = encode(&Message::AwarenessQuery);
+        frame.extend(encode_sync_step1(&StateVector::default()));
+        let messages = decode_frame(&frame, &limits()).unwrap();
+        assert_eq!(messages.len(), 2);
+    }
+
+    #[test]
+    fn garbage_is_refused_with_the_right_close_code() {
+        let cases: Vec<(Vec<u8>, CloseCode)> = vec![
+            (vec![], CloseCode::ProtocolError),
+            (vec![0x80], CloseCode::ProtocolError),
+            (vec![0xff; 12], CloseCode::ProtocolError),
+            (vec![9, 0], CloseCode::ProtocolError),
+            (vec![0, 7, 0], CloseCode::ProtocolError),
+            (vec![0, 2, 0xff, 0xff, 0xff, 0x0f], CloseCode::ProtocolError),
+            // A state vector claiming four billion entries in two bytes.
+            (
+                vec![0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x0f],
+                CloseCode::ProtocolError,
+            ),
+            // An awareness update whose state is not JSON.
+            (
+                vec![1, 6, 1, 1, 1, 2, b'{', b'x'],
+                CloseCode::InvalidPayload,
+            ),
+        ];
+        for (frame, code) in cases {
+            let err = decode_frame(&frame, &limits()).unwrap_err();
+            assert_eq!(err.close_code(), code, "{frame:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_update_announcing_more_clients_than_bytes_is_refused() {
+        assert!(decode_update(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0]).is_err());
+    }
+
+    #[test]
+    fn oversize_frames_are_refused_before_decoding() {
+        let limits = Limits {
+            max_message_bytes: 4,
+            ..Limits::default()
+        };
+        let err = decode_frame(&[0, 2, 3, 1, 2, 3], &limits).unwrap_err();
+        assert_eq!(err.close_code(), CloseCode::MessageTooBig);
+    }
+
+    #[test]
+    fn wide_client_ids_survive_awareness_decoding() {
+        let wide = (1u64 << 53) - 1;
+        let mut frame = vec![1];
+        let mut payload = vec![1];
+        write_var(&mut payload, wide);
+        payload.extend([3, 2, b'{', b'}']);
+        write_var(&mut frame, payload.len() as u64);
+        frame.extend(payload);
+        let Message::Awareness(update) = &decode_frame(&frame, &limits()).unwrap()[0] else {
+            panic!("not awareness");
+        };
+        assert!(update.clients.keys().any(|c| c.get() == wide));
+    }
+}

@@ -1,0 +1,20 @@
+//! The Parcours wire protocol, shared by the server and by clients.
+//!
+//! Parcours speaks the y-websocket protocol (the one the JS `y-websocket` provider uses) over
+//! binary WebSocket frames. This crate holds what both ends must agree on:
+//!
+//! - [`board_id`]: which board names are valid in a URL.
+//! - [`codec`]: decoding and encoding of protocol frames, built on `yrs::sync`, with limits that
+//!   are checked before anything is allocated.
+//! - [`close`]: every WebSocket close code the server uses, and what a client should do on it.
+//!
+//! `PROTOCOL.md` at the repository root is the specification for outside implementers; this crate
+//! is its reference implementation and the two are kept in step.
+
+pub mod board_id;
+pub mod close;
+pub mod codec;
+
+pub use board_id::{BoardId, InvalidBoardId};
+pub use close::CloseCode;
+pub use codec::{DecodeError, Limits};

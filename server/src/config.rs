@@ -1,0 +1,138 @@
+//! Server configuration: the `parcours serve` flags and the tuning values behind them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use client_protocol::Limits;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, coloured when writing to a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Flags of `parcours serve`; every one can also come from the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PARCOURS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory of the embedded sled database.
+    #[arg(long, env = "PARCOURS_DATA_DIR", default_value = "./parcours-data")]
+    pub data_dir: PathBuf,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "PARCOURS_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` env-filter syntax (e.g. `info,parcours_server=debug`).
+    #[arg(long, env = "PARCOURS_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// Largest WebSocket message accepted, in bytes.
+    #[arg(long, env = "PARCOURS_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
+    pub max_message_bytes: usize,
+
+    /// Seconds a board stays loaded after its last participant leaves.
+    #[arg(long, env = "PARCOURS_UNLOAD_AFTER_SECS", default_value_t = 30)]
+    pub unload_after_secs: u64,
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe.
+    pub fn server_config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(self.data_dir.clone());
+        config.connection.limits.max_message_bytes = self.max_message_bytes;
+        config.room.unload_grace = Duration::from_secs(self.unload_after_secs);
+        config
+    }
+}
+
+/// Everything [`crate::run`] needs to know.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Directory of the embedded sled database.
+    pub data_dir: PathBuf,
+    /// Per-connection settings.
+    pub connection: ConnectionConfig,
+    /// Per-board settings.
+    pub room: RoomConfig,
+}
+
+impl ServerConfig {
+    /// Defaults suitable for production, storing in `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            connection: ConnectionConfig::default(),
+            room: RoomConfig::default(),
+        }
+    }
+}
+
+/// Settings of each WebSocket connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Decoding limits for incoming frames.
+    pub limits: Limits,
+    /// Frames that may wait for a slow reader before it is closed with "reconnect and resync".
+    pub outbound_queue: usize,
+    /// How often the server pings an idle client.
+    pub ping_interval: Duration,
+    /// A connection with no incoming frame (message or pong) for this long is closed.
+    pub idle_timeout: Duration,
+    /// A write that makes no progress for this long closes the connection.
+    pub write_timeout: Duration,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            limits: Limits::default(),
+            outbound_queue: 4096,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(40),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Settings of each board's room.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Commands (joins, frames, leaves) that may wait for the room before senders wait.
+    pub inbox_capacity: usize,
+    /// Most commands handled per durable batch.
+    pub max_batch: usize,
+    /// How long a board with no participants stays loaded.
+    pub unload_grace: Duration,
+    /// Awareness states not renewed for this long are removed (the stock client renews every 15 s).
+    pub awareness_timeout: Duration,
+    /// Fold the log into a snapshot once it holds this many updates…
+    pub compact_after_updates: usize,
+    /// …or this many bytes.
+    pub compact_after_bytes: u64,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            inbox_capacity: 1024,
+            max_batch: 512,
+            unload_grace: Duration::from_secs(30),
+            awareness_timeout: Duration::from_secs(30),
+            compact_after_updates: 1000,
+            compact_after_bytes: 8 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! One WebSocket connection to one board.
+//!
+//! The connection task decodes incoming frames (so decoding cost is spread over connections, not
+//! paid by the room), forwards them to the room, writes what the room queues for it, pings the
+//! client, and closes the socket with the documented code when anything ends it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use client_protocol::codec;
+use client_protocol::{BoardId, CloseCode};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::ConnectionConfig;
+use crate::room::{Command, ConnId, JoinError, Kick, Peer, Rooms};
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a connection needs from the rest of the server.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub rooms: Rooms,
+    pub config: ConnectionConfig,
+    pub shutdown: CancellationToken,
+}
+
+/// Why a connection ended; decides the close frame and the log line.
+#[derive(Debug)]
+enum Ending {
+    /// The server is shutting down.
+    Shutdown,
+    /// The room ended the connection.
+    Kicked(Kick),
+    /// The client broke the protocol.
+    Violation(CloseCode, String),
+    /// Nothing arrived within the idle timeout.
+    Silent,
+    /// A write made no progress within the write timeout.
+    Stalled,
+    /// The client sent a close frame.
+    ClientClosed,
+    /// The socket failed or reached its end.
+    Lost(String),
+    /// The board could not be loaded.
+    Unavailable,
+    /// The room went away without a word (a bug, or a race with shutdown).
+    RoomGone,
+}
+
+impl Ending {
+    /// The close frame to send, if the socket is still usable.
+    fn close_frame(&self) -> Option<(CloseCode, String)> {
+        match self {
+            Ending::Shutdown => Some((CloseCode::GoingAway, "server shutting down".into())),
+            Ending::Kicked(kick) => Some((kick.code, kick.reason.into())),
+            Ending::Violation(code, reason) => Some((*code, reason.clone())),
+            Ending::Silent => Some((CloseCode::Timeout, "no pong or message in time".into())),
+            Ending::Unavailable => Some((CloseCode::BoardUnavailable, "board unavailable".into())),
+            Ending::RoomGone => Some((CloseCode::InternalError, "board closed".into())),
+            Ending::Stalled | Ending::ClientClosed | Ending::Lost(_) => None,
+        }
+    }
+}
+
+/// Serves one upgraded WebSocket for `board` until it ends.
+pub(crate) async fn serve<S>(ws: WebSocketStream<S>, board: BoardId, peer: SocketAddr, ctx: Context)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("connection", conn_id = conn, board = %board, peer = %peer);
+    run(ws, board, conn, ctx).instrument(span).await
+}
+
+async fn run<S>(ws: WebSocketStream<S>, board: BoardId, conn: ConnId, ctx: Context)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let started = Instant::now();
+    tracing::info!("connected");
+    let (mut sink, mut stream) = ws.split();
+    let attachment = ctx.rooms.attach(&board);
+    let room = attachment.handle.inbox.clone();
+    let (outbound, mut queued) = mpsc::channel(ctx.config.outbound_queue);
+    let (kick, mut kicked) = oneshot::channel();
+    let (ready_tx, ready) = oneshot::channel();
+    let join = Command::Join {
+        peer: Peer {
+            conn,
+            outbound,
+            kick,
+        },
+        ready: ready_tx,
+    };
+
+    let ending = if room.send(join).await.is_err() {
+        Ending::Unavailable
+    } else {
+        let joined = tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => Err(Ending::Shutdown),
+            answer = ready => match answer {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(JoinError::Unavailable)) | Err(_) => Err(Ending::Unavailable),
+            },
+        };
+        match joined {
+            Err(ending) => ending,
+            Ok(()) => {
+                tokio::select! {
+                    biased;
+                    _ = ctx.shutdown.cancelled() => Ending::Shutdown,
+                    kick = &mut kicked => kick.map_or(Ending::RoomGone, Ending::Kicked),
+                    ending = read_loop(&mut stream, &room, conn, &ctx.config) => ending,
+                    ending = write_loop(&mut sink, &mut queued, &ctx.config) => ending,
+                }
+            }
+        }
+    };
+
+    // Tell the room first, so that the others hear of our presence going at once.
+    if !matches!(ending, Ending::Kicked(_) | Ending::Unavailable) {
+        let _ = room.send(Command::Leave { conn }).await;
+    }
+    drop(attachment);
+    if let Some((code, reason)) = ending.close_frame() {
+        close(&mut sink, code, &reason, &ctx.config).await;
+    } else if matches!(ending, Ending::ClientClosed) {
+        // tungstenite queued the reply to the client's close frame; this sends it.
+        let _ = timeout(ctx.config.write_timeout, sink.close()).await;
+    }
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match &ending {
+        Ending::Lost(reason) => tracing::info!(duration_ms, reason = %reason, "disconnected"),
+        Ending::Violation(code, reason) => tracing::warn!(
+            duration_ms,
+            code = code.code(),
+            reason = %reason,
+            "disconnected: protocol violation"
+        ),
+        other => tracing::info!(duration_ms, ending = ?other, "disconnected"),
+    }
+}
+
+async fn read_loop<S>(
+    stream: &mut SplitStream<WebSocketStream<S>>,
+    room: &mpsc::Sender<Command>,
+    conn: ConnId,
+    config: &ConnectionConfig,
+) -> Ending
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let frame = match timeout(config.idle_timeout, stream.next()).await {
+            Err(_) => return Ending::Silent,
+            Ok(None) => return Ending::Lost("socket closed".into()),
+            Ok(Some(Err(error))) => return read_error(error),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        match frame {
+            WsMessage::Binary(bytes) => match codec::decode_frame(&bytes, &config.limits) {
+                Ok(messages) => {
+                    if room.send(Command::Frame { conn, messages }).await.is_err() {
+                        return Ending::RoomGone;
+                    }
+                }
+                Err(error) => return Ending::Violation(error.close_code(), error.to_string()),
+            },
+            WsMessage::Text(_) => {
+                return Ending::Violation(
+                    CloseCode::UnsupportedData,
+                    "text frames are not part of the protocol".into(),
+                )
+            }
+            WsMessage::Close(_) => return Ending::ClientClosed,
+            // Pings are answered by tungstenite; any frame proves the peer alive.
+            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+        }
+    }
+}
+
+fn read_error(error: WsError) -> Ending {
+    match error {
+        WsError::Capacity(e) => Ending::Violation(CloseCode::MessageTooBig, e.to_string()),
+        WsError::Protocol(e) => Ending::Violation(CloseCode::ProtocolError, e.to_string()),
+        WsError::Utf8(e) => Ending::Violation(CloseCode::ProtocolError, e.to_string()),
+        other => Ending::Lost(other.to_string()),
+    }
+}
+
+async fn write_loop<S>(
+    sink: &mut SplitSink<WebSocketStream<S>, WsMessage>,
+    queued: &mut mpsc::Receiver<Bytes>,
+    config: &ConnectionConfig,
+) -> Ending
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.ping_interval,
+        config.ping_interval,
+    );
+    let mut batch = Vec::new();
+    loop {
+        tokio::select! {
+            received = queued.recv_many(&mut batch, 256) => {
+                if received == 0 {
+                    return Ending::RoomGone;
+                }
+                // Queue everything that is waiting, then flush once: one syscall for a burst.
+                let write = async {
+                    for frame in batch.drain(..) {
+                        sink.feed(WsMessage::Binary(frame)).await?;
+                    }
+                    sink.flush().await
+                };
+                match timeout(config.write_timeout, write).await {
+                    Err(_) => return Ending::Stalled,
+                    Ok(Err(error)) => return Ending::Lost(error.to_string()),
+                    Ok(Ok(())) => {}
+                }
+            }
+            _ = ping.tick() => {
+                match timeout(config.write_timeout, sink.send(WsMessage::Ping(Bytes::new()))).await {
+                    Err(_) => return Ending::Stalled,
+                    Ok(Err(error)) => return Ending::Lost(error.to_string()),
+                    Ok(Ok(())) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn close<S>(
+    sink: &mut SplitSink<WebSocketStream<S>, WsMessage>,
+    code: CloseCode,
+    reason: &str,
+    config: &ConnectionConfig,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // A close reason may hold at most 123 bytes.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let frame = CloseFrame {
+        code: WsCloseCode::from(code.code()),
+        reason: reason[..end].into(),
+    };
+    let _ = timeout(config.write_timeout, async {
+        sink.send(WsMessage::Close(Some(frame))).await?;
+        sink.close().await
+    })
+    .await;
+}

@@ -1,0 +1,100 @@
+//! The HTTP side: routes, health checks, and the WebSocket upgrade for boards.
+//!
+//! | route                  | what                                                        |
+//! |------------------------|-------------------------------------------------------------|
+//! | `GET /boards/{id}`     | WebSocket: the y-websocket protocol for board `id`          |
+//! | `GET /healthz`         | 200 while the process is up                                 |
+//! | `GET /readyz`          | 200 while accepting connections, 503 once shutting down    |
+
+mod websocket;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use client_protocol::BoardId;
+use tokio_util::task::TaskTracker;
+
+use crate::connection;
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub connections: connection::Context,
+    pub tracker: TaskTracker,
+}
+
+/// The server's routes.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/boards/{board_id}", get(board_socket))
+        .route("/boards/", get(bad_board_path))
+        .route("/boards/{*rest}", get(bad_board_path))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// A JSON error body: `{"error": "...", "detail": "..."}`.
+pub(crate) fn error(status: StatusCode, error: &str, detail: impl ToString) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": error, "detail": detail.to_string() })),
+    )
+        .into_response()
+}
+
+async fn board_socket(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let board = match BoardId::parse(&raw_id) {
+        Ok(board) => board,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_board_id", e),
+    };
+    if state.connections.shutdown.is_cancelled() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        );
+    }
+    let connections = state.connections.clone();
+    let ws_config = websocket::config(&connections.config.limits);
+    websocket::upgrade(request, ws_config, &state.tracker, move |ws| {
+        connection::serve(ws, board, peer, connections)
+    })
+}
+
+async fn bad_board_path() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_board_id",
+        "a board URL is /boards/{id} with an id of 1-128 characters of [A-Za-z0-9._-]",
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.connections.shutdown.is_cancelled() {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        )
+    } else {
+        Json(serde_json::json!({
+            "status": "ready",
+            "boards_loaded": state.connections.rooms.loaded(),
+        }))
+        .into_response()
+    }
+}

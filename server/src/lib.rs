@@ -1,0 +1,99 @@
+//! The Parcours server: real-time journey boards over the y-websocket protocol.
+//!
+//! # Layout
+//!
+//! - [`run`] (this file): wires storage, rooms and HTTP together on a listener the caller bound,
+//!   and shuts them down in order when the token is cancelled.
+//! - [`config`]: the `parcours serve` flags and the tuning values behind them.
+//! - `http`: routes, health checks, and the WebSocket upgrade.
+//! - `connection`: one task per WebSocket — decode, forward to the room, write, ping, close.
+//! - `room`: one task per loaded board, owning its Yjs document and presence; its file
+//!   `room/board.rs` holds a board's whole lifecycle.
+//! - [`storage`]: the [`storage::Store`] interface and its sled implementation with group commit.
+//! - [`telemetry`]: log set-up for the binary.
+//!
+//! The wire protocol itself lives in the `client-protocol` crate, shared with clients.
+
+pub mod config;
+mod connection;
+mod http;
+mod room;
+pub mod storage;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::ServerConfig;
+use storage::{SledStore, Store, StoreError};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("could not open storage: {0}")]
+    Storage(#[from] StoreError),
+    /// The listener failed.
+    #[error("listener failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves boards on `listener`, storing them in sled under `config.data_dir`, until `shutdown`
+/// is cancelled; then stops accepting, closes every socket with 1001, waits for rooms to write
+/// their last checkpoint, flushes storage and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let store = SledStore::open(&config.data_dir)?;
+    run_with_store(listener, config, Arc::new(store), shutdown).await
+}
+
+/// [`run`] on any [`Store`].
+pub async fn run_with_store(
+    listener: TcpListener,
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let tracker = TaskTracker::new();
+    let rooms = room::Rooms::new(
+        store.clone(),
+        config.room.clone(),
+        shutdown.clone(),
+        tracker.clone(),
+    );
+    let state = http::AppState {
+        connections: connection::Context {
+            rooms,
+            config: config.connection.clone(),
+            shutdown: shutdown.clone(),
+        },
+        tracker: tracker.clone(),
+    };
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+
+    let started = Instant::now();
+    tracing::info!("shutting down: closing connections and boards");
+    tracker.close();
+    tracker.wait().await;
+    if let Err(error) = store.flush().await {
+        tracing::error!(%error, "final flush failed");
+        return Err(error.into());
+    }
+    tracing::info!(
+        duration_ms = started.elapsed().as_millis() as u64,
+        "shut down cleanly"
+    );
+    Ok(())
+}

@@ -1,0 +1,627 @@
+//! The room task: one per loaded board, the single owner of its Yjs document and presence.
+//!
+//! A board's whole life is here:
+//!
+//! 1. **Load** — [`run`] reads snapshot + log tail from the store and rebuilds the document off the
+//!    async workers. Joins that arrive meanwhile wait in the inbox. A failed load refuses them with
+//!    "board unavailable" and removes the room, so the stored board is never replaced by an empty
+//!    one.
+//! 2. **Serve** — commands are taken in batches. Updates are applied to the document, the whole
+//!    batch of resulting changes is appended to the store (one durable write, shared with other
+//!    boards by group commit), and only then broadcast and answered: nobody sees an edit that a
+//!    crash could lose. Awareness needs no durability and is relayed at once.
+//! 3. **Compact** — when the log passes a size or count threshold, the document is written as one
+//!    snapshot that replaces the log.
+//! 4. **Unload** — once no connection has been attached for the grace period, the log is compacted
+//!    and the room removes itself from the registry; the next connection loads it afresh.
+//!
+//! Outbound queues are bounded and written with `try_send`: a connection that cannot keep up is
+//! closed with [`CloseCode::Resync`]; an update is never dropped silently, and the room never waits
+//! for a slow socket.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use client_protocol::codec::{self, Message, SyncMessage};
+use client_protocol::{BoardId, CloseCode};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use yrs::block::ClientID;
+use yrs::sync::time::SystemClock;
+use yrs::sync::{Awareness, AwarenessUpdate, Clock};
+use yrs::{Doc, ReadTxn, StateVector, Transact};
+
+use super::handle::{Command, ConnId, JoinError, Kick, RoomHandle};
+use super::presence::{self, Presence};
+use super::registry::Rooms;
+use crate::config::RoomConfig;
+use crate::storage::{LogSeq, Store, StoreError};
+
+/// What a room needs from the rest of the server.
+pub(super) struct Context {
+    pub rooms: Rooms,
+    pub store: Arc<dyn Store>,
+    pub config: RoomConfig,
+    pub shutdown: CancellationToken,
+}
+
+/// A connection as the room sees it.
+struct Conn {
+    outbound: mpsc::Sender<Bytes>,
+    /// Taken when the room ends the connection.
+    kick: Option<oneshot::Sender<Kick>>,
+}
+
+/// Why a room stops serving before it is unloaded.
+enum Fatal {
+    /// The store refused a write: the board stops accepting edits until it is reloaded.
+    Storage(StoreError),
+    /// Applying an update panicked inside yrs; the in-memory document can no longer be trusted,
+    /// so it is dropped and reloaded from storage (which never saw the offending update).
+    Poisoned,
+}
+
+/// How a serving room ended without failing.
+enum Exit {
+    Unloaded,
+    Shutdown,
+}
+
+/// An answer that must wait until the batch's updates are durable, because it reveals them.
+enum Reply {
+    Welcome(ConnId, oneshot::Sender<Result<(), JoinError>>),
+    Step2(ConnId, StateVector),
+}
+
+/// Updates produced by one batch, waiting for their durable append.
+#[derive(Default)]
+struct Produced {
+    updates: Vec<Vec<u8>>,
+    /// The connection each update came from, and whether it must hear it back (when the update
+    /// also released pending changes from others that it may not have).
+    origins: Vec<(ConnId, bool)>,
+}
+
+struct Board {
+    handle: RoomHandle,
+    ctx: Context,
+    /// The document and the awareness states of everyone on the board.
+    awareness: Awareness,
+    conns: HashMap<ConnId, Conn>,
+    presence: Presence,
+    /// Updates and bytes in the stored log since the last snapshot.
+    log_updates: usize,
+    log_bytes: u64,
+    /// Position of the newest stored update.
+    last_seq: Option<LogSeq>,
+    /// Since when no connection has been in the room.
+    idle_since: Option<Instant>,
+}
+
+/// Runs the room of `handle.board` until it is unloaded, fails, or the server shuts down.
+pub(super) async fn run(handle: RoomHandle, commands: mpsc::Receiver<Command>, ctx: Context) {
+    let span = tracing::info_span!("room", board = %handle.board);
+    lifecycle(handle, commands, ctx).instrument(span).await
+}
+
+async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ctx: Context) {
+    let started = Instant::now();
+    let stored = match load(&handle.board, ctx.store.as_ref()).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::error!(%error, "board load failed; refusing its connections");
+            ctx.rooms.remove(&handle);
+            refuse_all(&mut commands).await;
+            return;
+        }
+    };
+    tracing::info!(
+        duration_ms = started.elapsed().as_millis() as u64,
+        snapshot_bytes = stored.snapshot_bytes,
+        log_updates = stored.log_updates,
+        log_bytes = stored.log_bytes,
+        "board loaded"
+    );
+    let mut board = Board {
+        handle,
+        awareness: Awareness::new(stored.doc),
+        conns: HashMap::new(),
+        presence: Presence::default(),
+        log_updates: stored.log_updates,
+        log_bytes: stored.log_bytes,
+        last_seq: stored.last_seq,
+        idle_since: None,
+        ctx,
+    };
+    match board.serve(&mut commands).await {
+        Ok(Exit::Unloaded) => tracing::info!("board unloaded"),
+        Ok(Exit::Shutdown) => {
+            board.kick_all(Kick {
+                code: CloseCode::GoingAway,
+                reason: "server shutting down",
+            });
+            if let Err(Fatal::Storage(error)) = board.checkpoint().await {
+                tracing::warn!(%error, "final checkpoint failed; the log is kept");
+            }
+        }
+        Err(fatal) => {
+            let kick = match &fatal {
+                Fatal::Storage(error) => {
+                    tracing::error!(%error, "storage refused a write; closing the board");
+                    Kick {
+                        code: CloseCode::StorageFailure,
+                        reason: "storage refused a write",
+                    }
+                }
+                Fatal::Poisoned => {
+                    tracing::error!("an update crashed the document; reloading from storage");
+                    Kick {
+                        code: CloseCode::Resync,
+                        reason: "board reset",
+                    }
+                }
+            };
+            board.kick_all(kick);
+            board.ctx.rooms.remove(&board.handle);
+            refuse_all(&mut commands).await;
+        }
+    }
+}
+
+/// Answers every queued and future join with "unavailable" once the room will not serve.
+async fn refuse_all(commands: &mut mpsc::Receiver<Command>) {
+    commands.close();
+    while let Some(command) = commands.recv().await {
+        if let Command::Join { ready, .. } = command {
+            let _ = ready.send(Err(JoinError::Unavailable));
+        }
+    }
+}
+
+/// A board rebuilt from storage.
+struct Loaded {
+    doc: Doc,
+    last_seq: Option<LogSeq>,
+    snapshot_bytes: usize,
+    log_updates: usize,
+    log_bytes: u64,
+}
+
+async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> {
+    let stored = store.load(board).await?;
+    let board = board.clone();
+    // Decoding a large board is CPU work: keep it off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            board: board.to_string(),
+            key: "snapshot+log".into(),
+            reason,
+        };
+        let doc = Doc::new();
+        let applied = catch_unwind(AssertUnwindSafe(|| -> Result<(), StoreError> {
+            let mut txn = doc.transact_mut();
+            for bytes in stored.snapshot.iter().chain(&stored.updates) {
+                let update = codec::decode_update(bytes).map_err(|e| corrupt(e.to_string()))?;
+                txn.apply_update(update)
+                    .map_err(|e| corrupt(e.to_string()))?;
+            }
+            Ok(())
+        }));
+        match applied {
+            Ok(Ok(())) => Ok(Loaded {
+                last_seq: stored.last_seq,
+                snapshot_bytes: stored.snapshot.as_ref().map_or(0, Vec::len),
+                log_updates: stored.updates.len(),
+                log_bytes: stored.log_bytes(),
+                doc,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(corrupt("applying the stored updates panicked".into())),
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("load task failed: {e}").into()))?
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+impl Board {
+    fn doc(&self) -> &Doc {
+        self.awareness.doc()
+    }
+
+    async fn serve(&mut self, commands: &mut mpsc::Receiver<Command>) -> Result<Exit, Fatal> {
+        let mut sweep = tokio::time::interval(self.ctx.config.awareness_timeout / 6);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shutdown = self.ctx.shutdown.clone();
+        self.idle_since = Some(Instant::now());
+        loop {
+            let unload_at = self.idle_since.map(|t| t + self.ctx.config.unload_grace);
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(Exit::Shutdown),
+                command = commands.recv() => {
+                    // The registry holds a sender while the room is registered.
+                    let Some(command) = command else { return Ok(Exit::Shutdown) };
+                    let mut batch = vec![command];
+                    while batch.len() < self.ctx.config.max_batch {
+                        match commands.try_recv() {
+                            Ok(command) => batch.push(command),
+                            Err(_) => break,
+                        }
+                    }
+                    self.handle_batch(batch).await?;
+                }
+                _ = sweep.tick() => self.expire_presence(),
+                _ = tokio::time::sleep_until(unload_at.unwrap_or_else(far_future)), if unload_at.is_some() => {
+                    if self.try_unload().await? {
+                        return Ok(Exit::Unloaded);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle_batch(&mut self, batch: Vec<Command>) -> Result<(), Fatal> {
+        let mut produced = Produced::default();
+        let mut replies = Vec::new();
+        for command in batch {
+            match command {
+                Command::Join { peer, ready } => {
+                    if peer.outbound.is_closed() {
+                        continue; // it left while waiting for the load
+                    }
+                    self.conns.insert(
+                        peer.conn,
+                        Conn {
+                            outbound: peer.outbound,
+                            kick: Some(peer.kick),
+                        },
+                    );
+                    self.idle_since = None;
+                    replies.push(Reply::Welcome(peer.conn, ready));
+                }
+                Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
+                Command::Frame { conn, messages } => {
+                    for message in messages {
+                        if !self.conns.contains_key(&conn) {
+                            break; // kicked earlier in this batch
+                        }
+                        if let Err(kick) =
+                            self.handle_message(conn, message, &mut produced, &mut replies)?
+                        {
+                            self.disconnect(vec![(conn, Some(kick))]);
+                        }
+                    }
+                }
+            }
+        }
+        if !produced.updates.is_empty() {
+            self.persist_and_broadcast(produced).await?;
+        }
+        for reply in replies {
+            match reply {
+                Reply::Welcome(conn, ready) => {
+                    let sv = self.doc().transact().state_vector();
+                    self.send(conn, codec::encode_sync_step1(&sv).into());
+                    if let Some(frame) = self.awareness_frame(None) {
+                        self.send(conn, frame);
+                    }
+                    let _ = ready.send(Ok(()));
+                }
+                Reply::Step2(conn, sv) => {
+                    if self.conns.contains_key(&conn) {
+                        let diff = self.doc().transact().encode_diff_v1(&sv);
+                        self.send(conn, codec::encode_sync_step2(&diff).into());
+                    }
+                }
+            }
+        }
+        if self.conns.is_empty() && self.idle_since.is_none() {
+            self.idle_since = Some(Instant::now());
+        }
+        if self.log_updates >= self.ctx.config.compact_after_updates
+            || self.log_bytes >= self.ctx.config.compact_after_bytes
+        {
+            self.checkpoint().await?;
+        }
+        Ok(())
+    }
+
+    /// Handles one message; `Ok(Err(kick))` ends the sending connection.
+    fn handle_message(
+        &mut self,
+        conn: ConnId,
+        message: Message,
+        produced: &mut Produced,
+        replies: &mut Vec<Reply>,
+    ) -> Result<Result<(), Kick>, Fatal> {
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => replies.push(Reply::Step2(conn, sv)),
+            Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                let applied = self.apply_update(&update)?;
+                if let Some(diff) = applied.diff {
+                    produced.updates.push(diff);
+                    produced.origins.push((conn, applied.echo_to_origin));
+                }
+                if let Some(reason) = applied.rejected {
+                    tracing::warn!(conn, %reason, "invalid update");
+                    return Ok(Err(Kick {
+                        code: CloseCode::InvalidPayload,
+                        reason: "invalid update",
+                    }));
+                }
+            }
+            Message::Awareness(update) => self.apply_awareness(conn, update),
+            Message::AwarenessQuery => {
+                if let Some(frame) = self.awareness_frame(None) {
+                    self.send(conn, frame);
+                }
+            }
+            Message::Auth(_) => tracing::debug!(conn, "ignoring an auth message from a client"),
+            Message::Custom(tag, _) => {
+                tracing::warn!(conn, tag, "unknown message type");
+                return Ok(Err(Kick {
+                    code: CloseCode::ProtocolError,
+                    reason: "unknown message type",
+                }));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn apply_update(&mut self, bytes: &[u8]) -> Result<Applied, Fatal> {
+        let update = match codec::decode_update(bytes) {
+            Ok(update) => update,
+            Err(e) => {
+                return Ok(Applied {
+                    diff: None,
+                    echo_to_origin: false,
+                    rejected: Some(e.to_string()),
+                })
+            }
+        };
+        let doc = self.awareness.doc();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut txn = doc.transact_mut();
+            let had_pending = txn.has_missing_updates();
+            let result = txn.apply_update(update);
+            // Whatever was integrated — even by an update that then failed — is in the document
+            // now, so it must be stored and shared like any other change.
+            (had_pending, result, txn.encode_update_v1())
+        }));
+        let (had_pending, result, diff) = outcome.map_err(|_| Fatal::Poisoned)?;
+        Ok(Applied {
+            diff: (!is_empty_update(&diff)).then_some(diff),
+            echo_to_origin: had_pending,
+            rejected: result.err().map(|e| e.to_string()),
+        })
+    }
+
+    async fn persist_and_broadcast(&mut self, produced: Produced) -> Result<(), Fatal> {
+        let started = Instant::now();
+        let seq = self
+            .ctx
+            .store
+            .append(&self.handle.board, &produced.updates)
+            .await
+            .map_err(Fatal::Storage)?;
+        tracing::trace!(
+            updates = produced.updates.len(),
+            duration_us = started.elapsed().as_micros() as u64,
+            "batch durable"
+        );
+        self.last_seq = Some(seq);
+        self.log_updates += produced.updates.len();
+        for (update, (origin, echo)) in produced.updates.iter().zip(produced.origins) {
+            self.log_bytes += update.len() as u64;
+            let frame = Bytes::from(codec::encode_update(update));
+            self.broadcast(frame, (!echo).then_some(origin));
+        }
+        Ok(())
+    }
+
+    fn apply_awareness(&mut self, conn: ConnId, update: AwarenessUpdate) {
+        let stale = presence::stale_announcements(&self.awareness, &update);
+        match self.awareness.apply_update_summary(update) {
+            Ok(Some(summary)) => {
+                self.presence
+                    .claim(conn, summary.added.iter().chain(&summary.updated).copied());
+                self.presence.release(&summary.removed);
+                // Everyone hears it, the sender included: for a lone participant, the echo of
+                // its own renewals is what keeps the stock client from declaring the link dead.
+                if let Some(frame) = self.awareness_frame(Some(summary.all_changes())) {
+                    self.broadcast(frame, None);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(conn, %error, "awareness update not applied"),
+        }
+        if !stale.is_empty() {
+            if let Some(frame) = self.awareness_frame(Some(stale)) {
+                self.send(conn, frame);
+            }
+        }
+    }
+
+    /// Removes the awareness states nobody renewed within the timeout.
+    fn expire_presence(&mut self) {
+        let timeout_ms = self.ctx.config.awareness_timeout.as_millis() as u64;
+        let expired = presence::expired(&self.awareness, SystemClock.now(), timeout_ms);
+        if expired.is_empty() {
+            return;
+        }
+        tracing::debug!(clients = expired.len(), "awareness states expired");
+        self.presence.release(&expired);
+        self.remove_states(&expired);
+    }
+
+    /// Removes awareness states and tells everyone.
+    fn remove_states(&mut self, ids: &[ClientID]) {
+        for id in ids {
+            self.awareness.remove_state(*id);
+        }
+        if let Some(frame) = self.awareness_frame(Some(ids.to_vec())) {
+            self.broadcast(frame, None);
+        }
+    }
+
+    /// An awareness message with the given clients' states, or all live states for `None`.
+    fn awareness_frame(&self, clients: Option<Vec<ClientID>>) -> Option<Bytes> {
+        let update = match clients {
+            Some(ids) if ids.is_empty() => return None,
+            Some(ids) => self.awareness.update_with_clients(ids),
+            None => self.awareness.update(),
+        };
+        match update {
+            Ok(update) if !update.clients.is_empty() => {
+                Some(codec::encode_awareness(&update).into())
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%error, "awareness state could not be encoded");
+                None
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        let victims = match self.conns.get(&conn) {
+            Some(c) => offer(conn, c, frame).into_iter().collect(),
+            None => return,
+        };
+        self.disconnect(victims);
+    }
+
+    fn broadcast(&mut self, frame: Bytes, except: Option<ConnId>) {
+        let victims = self.fan_out(&frame, except);
+        self.disconnect(victims);
+    }
+
+    fn fan_out(&self, frame: &Bytes, except: Option<ConnId>) -> Vec<(ConnId, Option<Kick>)> {
+        self.conns
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .filter_map(|(id, conn)| offer(*id, conn, frame.clone()))
+            .collect()
+    }
+
+    /// Removes connections (kicking those with a reason) and their presence, telling the others;
+    /// anyone who overflows while hearing of it goes the same way.
+    fn disconnect(&mut self, mut victims: Vec<(ConnId, Option<Kick>)>) {
+        while !victims.is_empty() {
+            let mut gone = Vec::new();
+            for (id, kick) in victims.drain(..) {
+                if let Some(mut conn) = self.conns.remove(&id) {
+                    if let (Some(kick), Some(tx)) = (kick, conn.kick.take()) {
+                        tracing::info!(
+                            conn = id,
+                            code = kick.code.code(),
+                            reason = kick.reason,
+                            "closing connection"
+                        );
+                        let _ = tx.send(kick);
+                    }
+                }
+                gone.extend(self.presence.take(id));
+            }
+            gone.retain(|id| self.awareness.state::<serde_json::Value>(*id).is_some());
+            if gone.is_empty() {
+                continue;
+            }
+            for id in &gone {
+                self.awareness.remove_state(*id);
+            }
+            if let Some(frame) = self.awareness_frame(Some(gone)) {
+                victims = self.fan_out(&frame, None);
+            }
+        }
+        if self.conns.is_empty() && self.idle_since.is_none() {
+            self.idle_since = Some(Instant::now());
+        }
+    }
+
+    fn kick_all(&mut self, kick: Kick) {
+        for (_, mut conn) in self.conns.drain() {
+            if let Some(tx) = conn.kick.take() {
+                let _ = tx.send(kick.clone());
+            }
+        }
+    }
+
+    /// Folds the log into one snapshot of the current document.
+    async fn checkpoint(&mut self) -> Result<(), Fatal> {
+        let Some(through) = self.last_seq.filter(|_| self.log_updates > 0) else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let snapshot = self
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let snapshot_bytes = snapshot.len();
+        self.ctx
+            .store
+            .checkpoint(&self.handle.board, snapshot, through)
+            .await
+            .map_err(Fatal::Storage)?;
+        tracing::info!(
+            snapshot_bytes,
+            folded_updates = self.log_updates,
+            folded_bytes = self.log_bytes,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "board compacted"
+        );
+        self.log_updates = 0;
+        self.log_bytes = 0;
+        Ok(())
+    }
+
+    /// Unloads the board if nobody is attached; otherwise waits another grace period.
+    async fn try_unload(&mut self) -> Result<bool, Fatal> {
+        self.checkpoint().await?;
+        if self.conns.is_empty() && self.ctx.rooms.remove_if_idle(&self.handle) {
+            return Ok(true);
+        }
+        self.idle_since = self.conns.is_empty().then(Instant::now);
+        Ok(false)
+    }
+}
+
+/// The outcome of applying one incoming update.
+struct Applied {
+    /// What changed in the document, if anything.
+    diff: Option<Vec<u8>>,
+    /// Whether the sender must hear the change back too.
+    echo_to_origin: bool,
+    /// Why the update was refused, if it was.
+    rejected: Option<String>,
+}
+
+/// Offers a frame to a connection; returns it as a victim if it cannot take it.
+fn offer(id: ConnId, conn: &Conn, frame: Bytes) -> Option<(ConnId, Option<Kick>)> {
+    match conn.outbound.try_send(frame) {
+        Ok(()) => None,
+        Err(TrySendError::Full(_)) => Some((
+            id,
+            Some(Kick {
+                code: CloseCode::Resync,
+                reason: "too far behind; reconnect and resync",
+            }),
+        )),
+        Err(TrySendError::Closed(_)) => Some((id, None)),
+    }
+}
+
+/// A lib0 v1 update with no blocks and an empty delete set.
+fn is_empty_update(update: &[u8]) -> bool {
+    update == [0, 0]
+}

@@ -1,0 +1,15 @@
+//! Rooms: the live, in-memory side of boards.
+//!
+//! - [`registry`]: the map from board id to its room, with the atomic get-or-create.
+//! - [`handle`]: what a connection holds to talk to its room, and the commands it sends.
+//! - [`board`]: the room task itself — a board's whole lifecycle (load, serve, persist, compact,
+//!   unload) in one place.
+//! - [`presence`]: which awareness client ids each connection controls.
+
+mod board;
+pub(crate) mod handle;
+mod presence;
+pub(crate) mod registry;
+
+pub(crate) use handle::{Command, ConnId, JoinError, Kick, Peer};
+pub(crate) use registry::Rooms;

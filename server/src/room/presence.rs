@@ -1,0 +1,95 @@
+//! Presence bookkeeping: which connection controls which awareness client ids.
+//!
+//! A client announces itself with awareness updates carrying its Yjs client id. The server never
+//! trusts a client to say goodbye: when a connection closes, every id it controlled is removed at
+//! once for everyone else, and ids not renewed within the awareness timeout are removed too.
+
+use std::collections::HashMap;
+
+use yrs::block::ClientID;
+use yrs::sync::{Awareness, AwarenessUpdate};
+
+use super::handle::ConnId;
+
+/// Awareness client ids and the connection that last spoke for each.
+#[derive(Debug, Default)]
+pub(super) struct Presence {
+    owners: HashMap<ClientID, ConnId>,
+}
+
+impl Presence {
+    /// Records that `conn` now speaks for `ids` (a client that reconnected on a new socket takes
+    /// its ids along, so the old socket's eventual timeout does not remove them).
+    pub fn claim(&mut self, conn: ConnId, ids: impl IntoIterator<Item = ClientID>) {
+        for id in ids {
+            self.owners.insert(id, conn);
+        }
+    }
+
+    /// Forgets `ids`, whose states were removed.
+    pub fn release(&mut self, ids: &[ClientID]) {
+        for id in ids {
+            self.owners.remove(id);
+        }
+    }
+
+    /// Forgets and returns every id `conn` spoke for.
+    pub fn take(&mut self, conn: ConnId) -> Vec<ClientID> {
+        let ids: Vec<ClientID> = self
+            .owners
+            .iter()
+            .filter(|(_, owner)| **owner == conn)
+            .map(|(id, _)| *id)
+            .collect();
+        self.release(&ids);
+        ids
+    }
+}
+
+/// Ids in `update` that announce a live state with a clock the server has already seen for a
+/// removed state. Such an announcement is ignored by every peer; answering the sender with the
+/// removal makes a stock client bump its clock and announce itself again at once, instead of
+/// staying invisible until its next renewals catch up.
+pub(super) fn stale_announcements(
+    awareness: &Awareness,
+    update: &AwarenessUpdate,
+) -> Vec<ClientID> {
+    update
+        .clients
+        .iter()
+        .filter(|(id, entry)| {
+            entry.json.as_ref() != "null"
+                && awareness
+                    .meta(**id)
+                    .is_some_and(|(clock, _)| clock >= entry.clock)
+                && awareness.state::<serde_json::Value>(**id).is_none()
+        })
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// Ids whose live state was last renewed more than `timeout_ms` before `now_ms`.
+pub(super) fn expired(awareness: &Awareness, now_ms: u64, timeout_ms: u64) -> Vec<ClientID> {
+    awareness
+        .iter()
+        .filter(|(_, state)| {
+            state.data.is_some() && now_ms.saturating_sub(state.last_updated) >= timeout_ms
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_gives_up_the_ids_another_one_claimed() {
+        let mut presence = Presence::default();
+        let id = ClientID::new(7);
+        presence.claim(1, [id]);
+        presence.claim(2, [id]);
+        assert!(presence.take(1).is_empty());
+        assert_eq!(presence.take(2), vec![id]);
+    }
+}

@@ -1,0 +1,122 @@
+//! The registry of loaded boards.
+//!
+//! [`Rooms::attach`] is the only way to reach a room, and it is an atomic get-or-create under one
+//! lock: concurrent first connections to a board all get the same room, which loads the board
+//! exactly once while their joins wait in its inbox — nobody ever sees a half-loaded board.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use client_protocol::BoardId;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::board;
+use super::handle::{Attachment, RoomHandle};
+use crate::config::RoomConfig;
+use crate::storage::Store;
+
+/// Shared state of the registry.
+struct Inner {
+    /// Loaded boards. A std mutex: every critical section is a map lookup or insert, never an
+    /// await, so a blocking lock is cheaper and cannot be held across a suspension point.
+    rooms: Mutex<HashMap<BoardId, RoomHandle>>,
+    store: Arc<dyn Store>,
+    config: RoomConfig,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// The registry of loaded boards; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Rooms {
+    inner: Arc<Inner>,
+}
+
+impl Rooms {
+    /// A registry whose rooms persist to `store` and stop at `shutdown`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: RoomConfig,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        Rooms {
+            inner: Arc::new(Inner {
+                rooms: Mutex::new(HashMap::new()),
+                store,
+                config,
+                shutdown,
+                tracker,
+            }),
+        }
+    }
+
+    /// Attaches to the room of `board`, starting it (and its load) if it is not running.
+    pub fn attach(&self, board: &BoardId) -> Attachment {
+        let mut rooms = self.inner.rooms.lock().expect("room registry poisoned");
+        let handle = rooms
+            .entry(board.clone())
+            .or_insert_with(|| self.start(board))
+            .clone();
+        handle.attachments.fetch_add(1, Ordering::AcqRel);
+        Attachment { handle }
+    }
+
+    fn start(&self, board: &BoardId) -> RoomHandle {
+        let (inbox, commands) = mpsc::channel(self.inner.config.inbox_capacity);
+        let handle = RoomHandle {
+            board: board.clone(),
+            inbox,
+            attachments: Arc::new(AtomicUsize::new(0)),
+        };
+        self.inner.tracker.spawn(board::run(
+            handle.clone(),
+            commands,
+            board::Context {
+                rooms: self.clone(),
+                store: self.inner.store.clone(),
+                config: self.inner.config.clone(),
+                shutdown: self.inner.shutdown.clone(),
+            },
+        ));
+        handle
+    }
+
+    /// Removes `room` if no connection is attached to it. Returns whether it was removed; after
+    /// that, new connections start a fresh room.
+    pub(super) fn remove_if_idle(&self, room: &RoomHandle) -> bool {
+        let mut rooms = self.inner.rooms.lock().expect("room registry poisoned");
+        match rooms.get(&room.board) {
+            Some(current)
+                if current.same_room(room) && room.attachments.load(Ordering::Acquire) == 0 =>
+            {
+                rooms.remove(&room.board);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes `room` whatever its attachments (it failed); new connections start a fresh room.
+    pub(super) fn remove(&self, room: &RoomHandle) {
+        let mut rooms = self.inner.rooms.lock().expect("room registry poisoned");
+        if rooms
+            .get(&room.board)
+            .is_some_and(|current| current.same_room(room))
+        {
+            rooms.remove(&room.board);
+        }
+    }
+
+    /// How many boards are loaded.
+    pub fn loaded(&self) -> usize {
+        self.inner
+            .rooms
+            .lock()
+            .expect("room registry poisoned")
+            .len()
+    }
+}
