@@ -283,7 +283,9 @@ fn decode_one(reader: &mut Reader<'_>, limits: &Limits) -> Result<Message, Decod
 /// Decodes a lib0 v1 state vector, checking its entry count first (each entry takes at least two
 /// bytes: a client id and a clock).
 pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, DecodeError> {
-    Reader::new(bytes).count("state vector", 2)?;
+    Reader::new(bytes)
+        .count("state vector entry count", 2)
+        .map_err(|e| malformed("state vector", e))?;
     guarded("state vector", || {
         StateVector::decode_v1(bytes).map_err(|e| malformed("state vector", e))
     })
@@ -294,12 +296,16 @@ pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, DecodeError> {
 fn precheck_update(bytes: &[u8]) -> Result<(), DecodeError> {
     let mut reader = Reader::new(bytes);
     // Each client section needs at least 3 bytes: a block count, a client id and a clock.
-    let clients = reader.count("update client count", 3)?;
-    if clients > 0 {
-        // The first client section's block count: every block takes at least one byte.
-        reader.count("update block count", 1)?;
+    let clients = reader.count("update client count", 3);
+    if let Ok(clients) = clients {
+        if clients > 0 {
+            // The first client section's block count: every block takes at least one byte.
+            reader
+                .count("update block count", 1)
+                .map_err(|e| malformed("update", e))?;
+        }
     }
-    Ok(())
+    clients.map(|_| ()).map_err(|e| malformed("update", e))
 }
 
 /// Decodes a lib0 v1 document update (the payload of sync step 2 and update messages).
@@ -314,7 +320,9 @@ pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
 /// clients `JSON.parse` each state; one bad state would break every peer's message handler).
 pub fn decode_awareness(bytes: &[u8], limits: &Limits) -> Result<AwarenessUpdate, DecodeError> {
     // Each entry takes at least 3 bytes: client id, clock, and a string length.
-    let count = Reader::new(bytes).count("awareness entry count", 3)?;
+    let count = Reader::new(bytes)
+        .count("awareness entry count", 3)
+        .map_err(|e| malformed("awareness update", e))?;
     if count > limits.max_awareness_entries as u64 {
         return Err(DecodeError::TooManyAwarenessEntries {
             count,
@@ -439,8 +447,10 @@ mod tests {
             // A state vector claiming four billion entries in two bytes.
             (
                 vec![0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x0f],
-                CloseCode::ProtocolError,
+                CloseCode::InvalidPayload,
             ),
+            // An update whose client count needs more bytes than it has.
+            (vec![0, 2, 3, 1, 0xff, 0xff], CloseCode::InvalidPayload),
             // An awareness update whose state is not JSON.
             (
                 vec![1, 6, 1, 1, 1, 2, b'{', b'x'],
@@ -481,5 +491,80 @@ mod tests {
             panic!("not awareness");
         };
         assert!(update.clients.keys().any(|c| c.get() == wide));
+    }
+}
+
+#[cfg(test)]
+mod spec_examples {
+    //! Every hex example in PROTOCOL.md must be what this codec produces.
+
+    use super::*;
+    use yrs::block::ClientID;
+    use yrs::sync::Awareness;
+    use yrs::{Doc, ReadTxn, Text, Transact};
+
+    const SPEC: &str = include_str!("../../PROTOCOL.md");
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn assert_in_spec(what: &str, bytes: &[u8]) {
+        let hex = hex(bytes);
+        assert!(
+            SPEC.contains(&format!("`{hex}`")),
+            "PROTOCOL.md lacks the example for {what}: `{hex}`"
+        );
+        assert!(
+            decode_frame(bytes, &Limits::default()).is_ok(),
+            "{what} does not decode"
+        );
+    }
+
+    #[test]
+    fn protocol_md_examples_are_what_the_codec_produces() {
+        let doc = Doc::with_client_id(1);
+        let notes = doc.get_or_insert_text("notes");
+        let update = {
+            let mut txn = doc.transact_mut();
+            notes.insert(&mut txn, 0, "hi");
+            txn.encode_update_v1()
+        };
+        assert_in_spec("step 1, empty", &encode_sync_step1(&StateVector::default()));
+        assert_in_spec("step 1", &encode_sync_step1(&doc.transact().state_vector()));
+        let full = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        assert_in_spec("step 2", &encode_sync_step2(&full));
+        assert_in_spec("update", &encode_update(&update));
+
+        let mut awareness = Awareness::new(Doc::with_client_id(1));
+        awareness.set_local_state_raw(r#"{"user":{"name":"Ana"}}"#);
+        assert_in_spec("awareness", &encode_awareness(&awareness.update().unwrap()));
+        awareness.remove_state(ClientID::new(1));
+        let removal = awareness.update_with_clients([ClientID::new(1)]).unwrap();
+        assert_in_spec("awareness removal", &encode_awareness(&removal));
+        assert_in_spec("query-awareness", &encode(&Message::AwarenessQuery));
+        assert_in_spec(
+            "auth denied",
+            &encode(&Message::Auth(Some("read-only".into()))),
+        );
+    }
+
+    #[test]
+    fn protocol_md_lists_every_close_code() {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4503, 4507,
+        ] {
+            assert!(CloseCode::from_code(code).is_some());
+            assert!(
+                SPEC.contains(&format!("| {code} |")),
+                "PROTOCOL.md lacks close code {code}"
+            );
+        }
     }
 }

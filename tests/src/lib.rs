@@ -1,1 +1,57 @@
+//! Harness for the end-to-end tests in `tests/tests/`.
+//!
+//! - [`TestServer`]: the server in-process on `127.0.0.1:0` with a fresh temp sled directory.
+//! - [`ServerProcess`]: the `parcours` binary as a child process, for crash (`kill -9`) and
+//!   signal tests.
+//! - [`TestClient`]: a small y-websocket client on yrs, able to send raw frames too.
+//! - [`node`]: runs the real JS client (`yjs` + `y-websocket` from npm) installed from
+//!   `tests/js/package-lock.json`.
 
+pub mod client;
+pub mod node;
+pub mod process;
+pub mod server;
+
+pub use client::TestClient;
+pub use process::ServerProcess;
+pub use server::TestServer;
+
+use std::time::Duration;
+
+/// How long any test waits for something that should happen promptly. Generous: these machines
+/// are shared and slow; the tests check outcomes, never speed.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Sends test logs to the test's captured output; `RUST_LOG` sets the filter.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A plain HTTP/1.1 GET over a fresh TCP connection; returns the status code and the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}

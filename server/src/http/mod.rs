@@ -31,10 +31,9 @@ pub(crate) struct AppState {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/boards/{board_id}", get(board_socket))
-        .route("/boards/", get(bad_board_path))
-        .route("/boards/{*rest}", get(bad_board_path))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -71,12 +70,18 @@ async fn board_socket(
     })
 }
 
-async fn bad_board_path() -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_board_id",
-        "a board URL is /boards/{id} with an id of 1-128 characters of [A-Za-z0-9._-]",
-    )
+/// Paths under `/boards/` that are not one valid board id (`/boards/`, `/boards/a/b`) are a bad
+/// board id (400), not a missing page.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/boards/") {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_board_id",
+            "a board URL is /boards/{id} with an id of 1-128 characters of [A-Za-z0-9._-]",
+        )
+    } else {
+        error(StatusCode::NOT_FOUND, "not_found", uri.path())
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -1,0 +1,95 @@
+//! The `parcours` binary as a child process: for `kill -9` and signal tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A `parcours serve` child process.
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `binary serve --bind 127.0.0.1:0 --data-dir DIR` and waits for its "listening" log
+    /// line to learn the port. Pass `env!("CARGO_BIN_EXE_parcours-under-test")` as `binary`.
+    pub fn start(binary: &str, data_dir: &Path) -> Self {
+        let mut child = Command::new(binary)
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(["--log-format", "json", "--log-filter", "info"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server binary");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (addr_tx, addr_rx) = mpsc::channel();
+        // Keeps draining stderr for the life of the process so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if event["message"] == "listening" {
+                        if let Some(addr) = event["addr"].as_str() {
+                            let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("addr"));
+                        }
+                    }
+                }
+                if std::env::var_os("PARCOURS_TEST_SERVER_LOGS").is_some() {
+                    eprintln!("[server] {line}");
+                }
+            }
+        });
+        let addr = match addr_rx.recv_timeout(crate::PATIENCE) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server process did not report a listening address");
+            }
+        };
+        ServerProcess { child, addr }
+    }
+
+    /// The WebSocket URL of a board.
+    pub fn board_url(&self, board: &str) -> String {
+        format!("ws://{}/boards/{}", self.addr, board)
+    }
+
+    /// `kill -9`: the process gets no chance to flush or clean up.
+    pub fn kill_hard(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + crate::PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

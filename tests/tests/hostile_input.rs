@@ -1,0 +1,103 @@
+//! Bad input closes only the offending connection, with a documented code; everyone else goes on.
+
+use parcours_e2e::{http_get, TestClient, TestServer};
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+/// Sends `frame` from a fresh connection and returns the close code the server answered with,
+/// checking that two honest participants on the same board still converge afterwards.
+async fn close_code_for(server: &TestServer, board: &str, send: impl FnOnce(&TestClient)) -> u16 {
+    let url = server.board_url(board);
+    let alice = TestClient::connect(&url).await.unwrap();
+    let bob = TestClient::connect(&url).await.unwrap();
+    let mallory = TestClient::connect(&url).await.unwrap();
+    send(&mallory);
+    let (code, _reason) = mallory.closed().await.expect("a close frame");
+    alice.push("cards", "still working");
+    bob.wait_for("Alice's card after the attack", |c| {
+        c.array("cards")
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "still working"))
+    })
+    .await;
+    code
+}
+
+#[tokio::test]
+async fn malformed_frames_close_the_sender_and_leave_others_working() {
+    let server = TestServer::start().await;
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("empty frame", vec![], 1002),
+        ("truncated varint", vec![0x80], 1002),
+        ("absurd varint", vec![0xff; 11], 1002),
+        ("unknown message type", vec![7, 1, 2, 3], 1002),
+        ("unknown sync step", vec![0, 9, 0], 1002),
+        ("length past the end", vec![0, 2, 0xff, 0xff, 0x03, 1], 1002),
+        (
+            "update that is not an update",
+            vec![0, 2, 3, 1, 0xff, 0xff],
+            1007,
+        ),
+        (
+            "awareness state that is not JSON",
+            vec![1, 6, 1, 1, 1, 2, b'{', b'x'],
+            1007,
+        ),
+    ];
+    for (i, (what, frame, expected)) in cases.into_iter().enumerate() {
+        let code = close_code_for(&server, &format!("hostile-{i}"), |m| m.send_raw(frame)).await;
+        assert_eq!(code, expected, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn a_text_frame_is_refused_as_unsupported_data() {
+    let server = TestServer::start().await;
+    let code = close_code_for(&server, "text", |m| m.send_text("hello?")).await;
+    assert_eq!(code, 1003);
+}
+
+#[tokio::test]
+async fn an_oversize_message_is_refused_as_too_big() {
+    let server = TestServer::start_with(|c| c.connection.limits.max_message_bytes = 4096).await;
+    let code = close_code_for(&server, "big", |m| {
+        m.append_text("notes", &"x".repeat(10_000))
+    })
+    .await;
+    assert_eq!(code, 1009);
+}
+
+#[tokio::test]
+async fn invalid_board_ids_are_refused_before_the_upgrade() {
+    let server = TestServer::start().await;
+    let long = "x".repeat(129);
+    for id in ["has%20space", "semi;colon", long.as_str(), "a/b", ""] {
+        let url = format!("ws://{}/boards/{}", server.addr, id);
+        match tokio_tungstenite::connect_async(&url).await {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 400, "board id {id:?}")
+            }
+            other => panic!("board id {id:?} was not refused: {other:?}"),
+        }
+    }
+    // 128 characters is fine.
+    TestClient::connect(&server.board_url(&"x".repeat(128)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_and_plain_http_on_a_board_asks_for_an_upgrade() {
+    let server = TestServer::start().await;
+    assert_eq!(http_get(server.addr, "/healthz").await.0, 200);
+    let (status, body) = http_get(server.addr, "/readyz").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("ready"));
+    assert_eq!(http_get(server.addr, "/boards/plain").await.0, 426);
+}
+
+#[tokio::test]
+async fn query_parameters_on_the_board_url_are_accepted() {
+    let server = TestServer::start().await;
+    let url = format!("{}?token=ignored-for-now&x=1", server.board_url("params"));
+    TestClient::connect(&url).await.unwrap();
+}
