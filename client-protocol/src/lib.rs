@@ -14,6 +14,7 @@
 pub mod board_id;
 pub mod close;
 pub mod codec;
+pub mod schema;
 
 pub use board_id::{BoardId, InvalidBoardId};
 pub use close::CloseCode;
