@@ -7,11 +7,15 @@
 //! - [`codec`]: decoding and encoding of protocol frames, built on `yrs::sync`, with limits that
 //!   are checked before anything is allocated.
 //! - [`close`]: every WebSocket close code the server uses, and what a client should do on it.
+//! - `schema`: the journey-board schema, typed views over a board's Yjs document (see SCHEMA.md).
+//! - `client` (feature `client`): the async Rust client SDK.
 //!
 //! `PROTOCOL.md` at the repository root is the specification for outside implementers; this crate
 //! is its reference implementation and the two are kept in step.
 
 pub mod board_id;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod close;
 pub mod codec;
 pub mod schema;

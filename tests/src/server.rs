@@ -41,8 +41,12 @@ impl TestServer {
     }
 
     async fn launch(config: ServerConfig, temp: Option<Arc<TempDir>>) -> Self {
-        crate::init_logging();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        Self::launch_on(listener, config, temp)
+    }
+
+    fn launch_on(listener: TcpListener, config: ServerConfig, temp: Option<Arc<TempDir>>) -> Self {
+        crate::init_logging();
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(parcours_server::run(
@@ -97,5 +101,15 @@ impl TestServer {
     pub async fn restart(self) -> Self {
         let (config, temp) = self.stop_keeping_data().await;
         Self::launch(config, temp).await
+    }
+
+    /// Shuts down gracefully, waits `downtime`, and starts again on the same data directory and
+    /// the same port, so that clients can reconnect to the URL they had.
+    pub async fn restart_on_same_port(self, downtime: std::time::Duration) -> Self {
+        let addr = self.addr;
+        let (config, temp) = self.stop_keeping_data().await;
+        tokio::time::sleep(downtime).await;
+        let listener = TcpListener::bind(addr).await.expect("rebind the same port");
+        Self::launch_on(listener, config, temp)
     }
 }
