@@ -11,6 +11,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use yrs::block::ClientID;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::StateVector;
@@ -185,6 +186,68 @@ impl<'a> Reader<'a> {
         Ok(&self.buf[start..self.pos])
     }
 
+    fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        let byte = *self
+            .buf
+            .get(self.pos)
+            .ok_or(DecodeError::Truncated { what })?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
+        if len > self.remaining() {
+            return Err(DecodeError::LengthExceedsFrame {
+                what,
+                declared: len as u64,
+                available: self.remaining(),
+            });
+        }
+        self.pos += len;
+        Ok(())
+    }
+
+    /// A varint that must fit in 32 bits (clocks, lengths, counts in Yjs encodings).
+    fn var_u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let value = self.var_u64(what)?;
+        u32::try_from(value).map_err(|_| DecodeError::MalformedPayload {
+            what,
+            reason: format!("{value} does not fit in 32 bits"),
+        })
+    }
+
+    /// A Yjs client id: at most 53 bits, the range every implementation can represent (JS
+    /// numbers); yrs silently truncates larger ones in release builds, which would alias another
+    /// client.
+    fn client_id(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let id = self.var_u64(what)?;
+        if id >= MAX_CLIENT_ID_EXCLUSIVE {
+            return Err(DecodeError::MalformedPayload {
+                what,
+                reason: format!("client id {id} is wider than 53 bits"),
+            });
+        }
+        Ok(id)
+    }
+
+    fn string(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+        let bytes = self.var_buf(what)?;
+        std::str::from_utf8(bytes).map_err(|e| DecodeError::MalformedPayload {
+            what,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Skips a lib0 signed varint.
+    fn skip_signed_var(&mut self, what: &'static str) -> Result<(), DecodeError> {
+        for _ in 0..10 {
+            if self.u8(what)? & 0x80 == 0 {
+                return Ok(());
+            }
+        }
+        Err(DecodeError::VarIntOverflow)
+    }
+
     /// Reads a count that announces `count` items of at least `min_item_bytes` each, refusing
     /// counts that the remaining bytes cannot possibly hold.
     fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<u64, DecodeError> {
@@ -205,6 +268,15 @@ fn malformed(what: &'static str, reason: impl ToString) -> DecodeError {
     DecodeError::MalformedPayload {
         what,
         reason: reason.to_string(),
+    }
+}
+
+/// Errors found inside a payload (an update, a state vector, an awareness update) are payload
+/// errors (close 1007), whatever the reader called them: the frame around them was well formed.
+fn as_payload_error(e: DecodeError) -> DecodeError {
+    match e {
+        e @ DecodeError::MalformedPayload { .. } => e,
+        other => malformed("update", other),
     }
 }
 
@@ -247,12 +319,12 @@ fn decode_one(reader: &mut Reader<'_>, limits: &Limits) -> Result<Message, Decod
             }
             SYNC_STEP_2 => {
                 let update = reader.var_buf("sync step 2 update")?;
-                precheck_update(update)?;
+                scan_update(update).map_err(as_payload_error)?;
                 Ok(Message::Sync(SyncMessage::SyncStep2(update.to_vec())))
             }
             SYNC_UPDATE => {
                 let update = reader.var_buf("update")?;
-                precheck_update(update)?;
+                scan_update(update).map_err(as_payload_error)?;
                 Ok(Message::Sync(SyncMessage::Update(update.to_vec())))
             }
             other => Err(DecodeError::UnknownSyncType(other)),
@@ -283,34 +355,198 @@ fn decode_one(reader: &mut Reader<'_>, limits: &Limits) -> Result<Message, Decod
 /// Decodes a lib0 v1 state vector, checking its entry count first (each entry takes at least two
 /// bytes: a client id and a clock).
 pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, DecodeError> {
-    Reader::new(bytes)
-        .count("state vector entry count", 2)
-        .map_err(|e| malformed("state vector", e))?;
-    guarded("state vector", || {
-        StateVector::decode_v1(bytes).map_err(|e| malformed("state vector", e))
+    let read = || -> Result<StateVector, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let count = r.count("state vector entry count", 2)?;
+        let mut sv = StateVector::default();
+        for _ in 0..count {
+            let client = r.client_id("state vector client")?;
+            let clock = r.var_u32("state vector clock")?;
+            sv.set_max(ClientID::new(client), clock);
+        }
+        Ok(sv)
+    };
+    read().map_err(|e| match e {
+        e @ DecodeError::MalformedPayload { .. } => e,
+        other => malformed("state vector", other),
     })
 }
 
-/// Checks the outer counts of a lib0 v1 update against its size, so that `yrs` never reserves
-/// room for more clients or blocks than the bytes could describe.
-fn precheck_update(bytes: &[u8]) -> Result<(), DecodeError> {
-    let mut reader = Reader::new(bytes);
-    // Each client section needs at least 3 bytes: a block count, a client id and a clock.
-    let clients = reader.count("update client count", 3);
-    if let Ok(clients) = clients {
-        if clients > 0 {
-            // The first client section's block count: every block takes at least one byte.
-            reader
-                .count("update block count", 1)
-                .map_err(|e| malformed("update", e))?;
+/// Client ids are at most 53 bits wide on the wire.
+pub const MAX_CLIENT_ID_EXCLUSIVE: u64 = 1 << 53;
+
+/// Deepest nesting of lib0 `Any` values (arrays and maps) accepted inside an update. yrs decodes
+/// them recursively, so without a bound a small frame of nested arrays could overflow the stack,
+/// which no panic guard can catch. Real boards nest a handful of levels.
+pub const MAX_ANY_DEPTH: usize = 64;
+
+/// Walks a lib0 v1 update exactly as yrs's decoder will, without allocating, and refuses what
+/// could make yrs misbehave: counts larger than the bytes present (allocation bombs), client ids
+/// wider than 53 bits, clocks that overflow 32 bits, and `Any` values nested deeper than
+/// [`MAX_ANY_DEPTH`]. What passes is safe to hand to yrs.
+fn scan_update(bytes: &[u8]) -> Result<(), DecodeError> {
+    let mut r = Reader::new(bytes);
+    let clients = r.count("update client count", 3)?;
+    for _ in 0..clients {
+        let blocks = r.count("update block count", 1)?;
+        r.client_id("update block client")?;
+        let mut clock = u64::from(r.var_u32("update block clock")?);
+        for _ in 0..blocks {
+            clock += scan_block(&mut r)?;
+            if clock > u64::from(u32::MAX) {
+                return Err(malformed("update", "block clocks overflow 32 bits"));
+            }
         }
     }
-    clients.map(|_| ()).map_err(|e| malformed("update", e))
+    let ds_clients = r.count("delete set client count", 2)?;
+    for _ in 0..ds_clients {
+        r.client_id("delete set client")?;
+        let ranges = r.count("delete set range count", 2)?;
+        for _ in 0..ranges {
+            let clock = r.var_u32("delete set clock")?;
+            let len = r.var_u32("delete set length")?;
+            if clock.checked_add(len).is_none() {
+                return Err(malformed("update", "a deleted range overflows 32 bits"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Skips one block; returns its length in clock units.
+fn scan_block(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+    const SKIP: u8 = 10;
+    const GC: u8 = 0;
+    const HAS_ORIGIN: u8 = 0b1000_0000;
+    const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
+    const HAS_PARENT_SUB: u8 = 0b0010_0000;
+    let info = r.u8("block info")?;
+    if info == SKIP || info == GC {
+        let len = r.var_u32("block length")?;
+        if len == 0 {
+            return Err(malformed("update", "empty block"));
+        }
+        return Ok(u64::from(len));
+    }
+    if info & HAS_ORIGIN != 0 {
+        r.client_id("origin client")?;
+        r.var_u32("origin clock")?;
+    }
+    if info & HAS_RIGHT_ORIGIN != 0 {
+        r.client_id("right origin client")?;
+        r.var_u32("right origin clock")?;
+    }
+    if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
+        if r.var_u64("parent info")? == 1 {
+            r.string("parent name")?;
+        } else {
+            r.client_id("parent client")?;
+            r.var_u32("parent clock")?;
+        }
+        if info & HAS_PARENT_SUB != 0 {
+            r.string("parent key")?;
+        }
+    }
+    let len = match info & 0b1111 {
+        // Deleted
+        1 => u64::from(r.var_u32("deleted length")?),
+        // JSON: yrs reads one string more than the count it is given.
+        2 => {
+            let count = r.var_u32("json count")? as i32;
+            let strings = if count < 0 { 0 } else { count as u64 + 1 };
+            if strings > r.remaining() as u64 {
+                return Err(malformed("update", "json count exceeds the bytes present"));
+            }
+            for _ in 0..strings {
+                r.string("json")?;
+            }
+            strings
+        }
+        // Binary
+        3 => {
+            r.var_buf("binary")?;
+            1
+        }
+        // String: its length counts UTF-16 code units.
+        4 => r.string("string")?.encode_utf16().count() as u64,
+        // Embed
+        5 => {
+            r.string("embed")?;
+            1
+        }
+        // Format
+        6 => {
+            r.string("format key")?;
+            r.string("format value")?;
+            1
+        }
+        // Type
+        7 => {
+            match r.u8("type ref")? {
+                0..=2 | 4..=6 | 9 | 15 => {}
+                3 => {
+                    r.string("xml element name")?;
+                }
+                other => return Err(malformed("update", format!("unknown type ref {other}"))),
+            }
+            1
+        }
+        // Any
+        8 => {
+            let count = r.count("any count", 1)?;
+            for _ in 0..count {
+                scan_any(r, 0)?;
+            }
+            count
+        }
+        // Doc
+        9 => {
+            r.string("subdocument guid")?;
+            scan_any(r, 0)?;
+            1
+        }
+        other => return Err(malformed("update", format!("unknown content type {other}"))),
+    };
+    Ok(len)
+}
+
+/// Skips one lib0 `Any` value, refusing nesting deeper than [`MAX_ANY_DEPTH`].
+fn scan_any(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeError> {
+    if depth >= MAX_ANY_DEPTH {
+        return Err(malformed("update", "values nested too deeply"));
+    }
+    match r.u8("any type")? {
+        127 | 126 | 121 | 120 => {}
+        125 => r.skip_signed_var("any integer")?,
+        124 => r.skip(4, "any float32")?,
+        123 | 122 => r.skip(8, "any float64")?,
+        119 => {
+            r.string("any string")?;
+        }
+        118 => {
+            let len = r.count("any map length", 2)?;
+            for _ in 0..len {
+                r.string("any map key")?;
+                scan_any(r, depth + 1)?;
+            }
+        }
+        117 => {
+            let len = r.count("any array length", 1)?;
+            for _ in 0..len {
+                scan_any(r, depth + 1)?;
+            }
+        }
+        116 => {
+            r.var_buf("any buffer")?;
+        }
+        other => return Err(malformed("update", format!("unknown value type {other}"))),
+    }
+    Ok(())
 }
 
 /// Decodes a lib0 v1 document update (the payload of sync step 2 and update messages).
 pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
-    precheck_update(bytes)?;
+    scan_update(bytes).map_err(as_payload_error)?;
     guarded("update", || {
         Update::decode_v1(bytes).map_err(|e| malformed("update", e))
     })
@@ -319,18 +555,35 @@ pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
 /// Decodes an awareness update, enforcing [`Limits`] and requiring every state to be JSON (stock
 /// clients `JSON.parse` each state; one bad state would break every peer's message handler).
 pub fn decode_awareness(bytes: &[u8], limits: &Limits) -> Result<AwarenessUpdate, DecodeError> {
-    // Each entry takes at least 3 bytes: client id, clock, and a string length.
-    let count = Reader::new(bytes)
-        .count("awareness entry count", 3)
-        .map_err(|e| malformed("awareness update", e))?;
-    if count > limits.max_awareness_entries as u64 {
-        return Err(DecodeError::TooManyAwarenessEntries {
-            count,
-            limit: limits.max_awareness_entries,
-        });
-    }
-    let update = guarded("awareness update", || {
-        AwarenessUpdate::decode_v1(bytes).map_err(|e| malformed("awareness update", e))
+    let read = || -> Result<AwarenessUpdate, DecodeError> {
+        let mut r = Reader::new(bytes);
+        // Each entry takes at least 3 bytes: client id, clock, and a string length.
+        let count = r.count("awareness entry count", 3)?;
+        if count > limits.max_awareness_entries as u64 {
+            return Err(DecodeError::TooManyAwarenessEntries {
+                count,
+                limit: limits.max_awareness_entries,
+            });
+        }
+        let mut clients = std::collections::HashMap::with_capacity(count as usize);
+        for _ in 0..count {
+            let client = r.client_id("awareness client")?;
+            let clock = r.var_u32("awareness clock")?;
+            let json = r.string("awareness state")?;
+            clients.insert(
+                ClientID::new(client),
+                AwarenessUpdateEntry {
+                    clock,
+                    json: json.into(),
+                },
+            );
+        }
+        Ok(AwarenessUpdate { clients })
+    };
+    let update = read().map_err(|e| match e {
+        e
+        @ (DecodeError::MalformedPayload { .. } | DecodeError::TooManyAwarenessEntries { .. }) => e,
+        other => malformed("awareness update", other),
     })?;
     for (client, entry) in &update.clients {
         let client = client.get();
@@ -566,5 +819,107 @@ mod spec_examples {
                 "PROTOCOL.md lacks close code {code}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use yrs::types::Attrs;
+    use yrs::{
+        Any, Array, ArrayPrelim, Doc, Map, MapPrelim, ReadTxn, Text, TextPrelim, Transact,
+        WriteTxn, XmlElementPrelim, XmlFragment,
+    };
+
+    fn full_state(doc: &Doc) -> Vec<u8> {
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    fn nested_any(depth: usize) -> Any {
+        let mut value = Any::from("leaf");
+        for _ in 0..depth {
+            value = Any::Array(Arc::from(vec![value]));
+        }
+        value
+    }
+
+    #[test]
+    fn every_kind_of_content_a_board_holds_passes_the_scan() {
+        let doc = Doc::with_client_id((1 << 53) - 1);
+        let cards = doc.get_or_insert_map("cards");
+        let notes = doc.get_or_insert_text("notes");
+        let list = doc.get_or_insert_array("list");
+        let xml = doc.get_or_insert_xml_fragment("xml");
+        {
+            let mut txn = doc.transact_mut();
+            let card = cards.insert(&mut txn, "c1", MapPrelim::default());
+            card.insert(&mut txn, "text", TextPrelim::new("Checkout is slow"));
+            card.insert(&mut txn, "votes", MapPrelim::default());
+            card.insert(&mut txn, "position", 1.5);
+            card.insert(&mut txn, "nested", nested_any(10));
+            let mut map = HashMap::new();
+            map.insert("k".to_string(), Any::from(1i64 << 40));
+            card.insert(&mut txn, "obj", Any::from(map));
+            card.insert(&mut txn, "bytes", Any::Buffer(Arc::from(&b"\x00\x01"[..])));
+            notes.insert(&mut txn, 0, "héllo wörld 👋");
+            let bold = Attrs::from([("bold".into(), true.into())]);
+            notes.format(&mut txn, 0, 5, bold);
+            notes.insert_embed(&mut txn, 3, Any::from("image"));
+            notes.remove_range(&mut txn, 1, 2);
+            list.insert(&mut txn, 0, ArrayPrelim::from(vec![1, 2, 3]));
+            list.push_back(&mut txn, false);
+            list.remove(&mut txn, 1);
+            xml.push_back(&mut txn, XmlElementPrelim::empty("p"));
+            cards.remove(&mut txn, "gone");
+            let _ = txn.get_or_insert_map("other");
+        }
+        {
+            let mut txn = doc.transact_mut();
+            cards.remove(&mut txn, "c1");
+        }
+        let update = full_state(&doc);
+        scan_update(&update).unwrap();
+        decode_update(&update).unwrap();
+    }
+
+    #[test]
+    fn values_nested_beyond_the_limit_are_refused_before_yrs_sees_them() {
+        let doc = Doc::new();
+        let map = doc.get_or_insert_map("m");
+        map.insert(
+            &mut doc.transact_mut(),
+            "deep",
+            nested_any(MAX_ANY_DEPTH + 1),
+        );
+        let err = decode_update(&full_state(&doc)).unwrap_err();
+        assert_eq!(err.close_code(), CloseCode::InvalidPayload);
+        assert!(err.to_string().contains("nested"), "{err}");
+    }
+
+    #[test]
+    fn a_nesting_bomb_far_deeper_than_any_stack_is_refused() {
+        // One Any item holding 1,000,000 nested single-element arrays: ~2 MB that would
+        // recurse a million frames deep in a naive decoder.
+        let mut body = vec![1, 1, 5, 0, 0b1000 /* Any */];
+        body.extend([1, 1, b'r']); // parent info 1, name "r"
+        body.push(1); // one value
+        for _ in 0..1_000_000 {
+            body.extend([117, 1]); // array of one
+        }
+        body.push(126); // null at the bottom
+        body.push(0); // empty delete set
+        let err = decode_update(&body).unwrap_err();
+        assert!(err.to_string().contains("nested"), "{err}");
+    }
+
+    #[test]
+    fn clock_overflow_in_a_deleted_range_is_refused() {
+        // No blocks; a delete set with client 1, one range at clock u32::MAX of length 2.
+        let mut update = vec![0, 1, 1, 1];
+        update.extend([0xff, 0xff, 0xff, 0xff, 0x0f, 2]);
+        assert!(decode_update(&update).is_err());
     }
 }

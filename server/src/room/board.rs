@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use client_protocol::apply;
 use client_protocol::codec::{self, Message, SyncMessage};
 use client_protocol::{BoardId, CloseCode};
 use tokio::sync::mpsc::error::TrySendError;
@@ -347,10 +348,11 @@ impl Board {
         match message {
             Message::Sync(SyncMessage::SyncStep1(sv)) => replies.push(Reply::Step2(conn, sv)),
             Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
-                let applied = self.apply_update(&update)?;
+                let applied =
+                    apply::apply_update(self.doc(), &update).map_err(|_| Fatal::Poisoned)?;
                 if let Some(diff) = applied.diff {
                     produced.updates.push(diff);
-                    produced.origins.push((conn, applied.echo_to_origin));
+                    produced.origins.push((conn, applied.released_pending));
                 }
                 if let Some(reason) = applied.rejected {
                     tracing::warn!(conn, %reason, "invalid update");
@@ -376,34 +378,6 @@ impl Board {
             }
         }
         Ok(Ok(()))
-    }
-
-    fn apply_update(&mut self, bytes: &[u8]) -> Result<Applied, Fatal> {
-        let update = match codec::decode_update(bytes) {
-            Ok(update) => update,
-            Err(e) => {
-                return Ok(Applied {
-                    diff: None,
-                    echo_to_origin: false,
-                    rejected: Some(e.to_string()),
-                })
-            }
-        };
-        let doc = self.awareness.doc();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut txn = doc.transact_mut();
-            let had_pending = txn.has_missing_updates();
-            let result = txn.apply_update(update);
-            // Whatever was integrated — even by an update that then failed — is in the document
-            // now, so it must be stored and shared like any other change.
-            (had_pending, result, txn.encode_update_v1())
-        }));
-        let (had_pending, result, diff) = outcome.map_err(|_| Fatal::Poisoned)?;
-        Ok(Applied {
-            diff: (!is_empty_update(&diff)).then_some(diff),
-            echo_to_origin: had_pending,
-            rejected: result.err().map(|e| e.to_string()),
-        })
     }
 
     async fn persist_and_broadcast(&mut self, produced: Produced) -> Result<(), Fatal> {
@@ -596,16 +570,6 @@ impl Board {
     }
 }
 
-/// The outcome of applying one incoming update.
-struct Applied {
-    /// What changed in the document, if anything.
-    diff: Option<Vec<u8>>,
-    /// Whether the sender must hear the change back too.
-    echo_to_origin: bool,
-    /// Why the update was refused, if it was.
-    rejected: Option<String>,
-}
-
 /// Offers a frame to a connection; returns it as a victim if it cannot take it.
 fn offer(id: ConnId, conn: &Conn, frame: Bytes) -> Option<(ConnId, Option<Kick>)> {
     match conn.outbound.try_send(frame) {
@@ -619,9 +583,4 @@ fn offer(id: ConnId, conn: &Conn, frame: Bytes) -> Option<(ConnId, Option<Kick>)
         )),
         Err(TrySendError::Closed(_)) => Some((id, None)),
     }
-}
-
-/// A lib0 v1 update with no blocks and an empty delete set.
-fn is_empty_update(update: &[u8]) -> bool {
-    update == [0, 0]
 }
