@@ -5,7 +5,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use yrs::{Doc, ReadTxn, Transact};
+use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use crate::codec;
 
@@ -56,10 +56,23 @@ pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
     })
 }
 
+/// The whole document as one lib0 v1 update: what the server stores as a board's snapshot.
+///
+/// Only integrated content is included. Pending changes (updates whose predecessors never
+/// arrived) were never stored or shown to anyone, and yrs's `encode_state_as_update_v1` can panic
+/// while merging crafted pending data (found by the `board_session` fuzz target), so they are left
+/// out rather than risked.
+pub fn snapshot(doc: &Doc) -> Result<Vec<u8>, Poisoned> {
+    catch_unwind(AssertUnwindSafe(|| {
+        doc.transact().encode_diff_v1(&StateVector::default())
+    }))
+    .map_err(|_| Poisoned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{StateVector, Text};
+    use yrs::Text;
 
     #[test]
     fn a_duplicate_update_changes_nothing() {

@@ -101,3 +101,50 @@ async fn query_parameters_on_the_board_url_are_accepted() {
     let url = format!("{}?token=ignored-for-now&x=1", server.board_url("params"));
     TestClient::connect(&url).await.unwrap();
 }
+
+#[tokio::test]
+async fn crafted_pending_updates_cannot_take_a_board_down() {
+    // The frames of an input on which the board_session fuzz target crashed yrs during a
+    // snapshot; each is sent on its own connection, since invalid ones close theirs.
+    let session: &[u8] = include_bytes!(
+        "../../client-protocol/tests/fuzz_regressions/board_session-pending-merge-panic.bin"
+    );
+    let server = TestServer::start_with(|c| {
+        c.room.compact_after_updates = 1;
+        c.room.unload_grace = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let url = server.board_url("pending");
+    let honest = TestClient::connect(&url).await.unwrap();
+    honest.push("cards", "before");
+    let mut rest = session;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (frame, tail) = tail.split_at((len as usize).min(tail.len()));
+        rest = tail;
+        let mallory = TestClient::connect(&url).await.unwrap();
+        mallory.send_raw(frame.to_vec());
+        honest.push("cards", "during");
+        let _ = mallory
+            .is_open_after(std::time::Duration::from_millis(50))
+            .await;
+    }
+    honest.close().await;
+    // Let the room compact and unload, then come back: the board is there and still works.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let back = TestClient::connect(&url).await.unwrap();
+    back.wait_for("the honest cards", |c| {
+        c.array("cards")
+            .as_array()
+            .is_some_and(|a| a.first() == Some(&serde_json::json!("before")))
+    })
+    .await;
+    back.push("cards", "after");
+    let witness = TestClient::connect(&url).await.unwrap();
+    witness
+        .wait_for("the new card", |c| {
+            c.array("cards")
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == "after"))
+        })
+        .await;
+}

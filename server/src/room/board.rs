@@ -28,6 +28,7 @@ use bytes::Bytes;
 use client_protocol::apply;
 use client_protocol::codec::{self, Message, SyncMessage};
 use client_protocol::{BoardId, CloseCode};
+use futures_util::FutureExt;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -108,7 +109,13 @@ struct Board {
 /// Runs the room of `handle.board` until it is unloaded, fails, or the server shuts down.
 pub(super) async fn run(handle: RoomHandle, commands: mpsc::Receiver<Command>, ctx: Context) {
     let span = tracing::info_span!("room", board = %handle.board);
-    lifecycle(handle, commands, ctx).instrument(span).await
+    let (rooms, room) = (ctx.rooms.clone(), handle.clone());
+    let lifecycle = AssertUnwindSafe(lifecycle(handle, commands, ctx).instrument(span.clone()));
+    // A bug must not leave a dead room registered: its board would stay unavailable.
+    if lifecycle.catch_unwind().await.is_err() {
+        span.in_scope(|| tracing::error!("room task panicked; the board will be reloaded"));
+        rooms.remove(&room);
+    }
 }
 
 async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ctx: Context) {
@@ -537,10 +544,7 @@ impl Board {
             return Ok(());
         };
         let started = Instant::now();
-        let snapshot = self
-            .doc()
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default());
+        let snapshot = apply::snapshot(self.doc()).map_err(|_| Fatal::Poisoned)?;
         let snapshot_bytes = snapshot.len();
         self.ctx
             .store

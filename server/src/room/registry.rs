@@ -57,10 +57,16 @@ impl Rooms {
     /// Attaches to the room of `board`, starting it (and its load) if it is not running.
     pub fn attach(&self, board: &BoardId) -> Attachment {
         let mut rooms = self.inner.rooms.lock().expect("room registry poisoned");
-        let handle = rooms
-            .entry(board.clone())
-            .or_insert_with(|| self.start(board))
-            .clone();
+        let handle = match rooms.get(board) {
+            // A room whose inbox is closed has stopped (failed, or is refusing its last joins):
+            // start a fresh one rather than send joins into the void.
+            Some(handle) if !handle.inbox.is_closed() => handle.clone(),
+            _ => {
+                let handle = self.start(board);
+                rooms.insert(board.clone(), handle.clone());
+                handle
+            }
+        };
         handle.attachments.fetch_add(1, Ordering::AcqRel);
         Attachment { handle }
     }

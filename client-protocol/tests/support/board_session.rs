@@ -1,0 +1,45 @@
+//! A stream of frames fed to a board the way the server's room does. Shared by the
+//! `board_session` fuzz target and the fuzz regression tests, so a crash input replays through
+//! exactly the code that found it.
+
+use client_protocol::apply::{apply_update, snapshot};
+use client_protocol::codec::{decode_frame, Limits, Message, SyncMessage};
+use yrs::sync::Awareness;
+use yrs::{Doc, ReadTxn, Transact};
+
+/// Splits `data` into frames (each prefixed by a one-byte length), decodes them, applies updates
+/// with the server's apply path, applies awareness, answers step 1 with a diff, and finally
+/// snapshots and reloads the board. Panics on any inconsistency.
+pub fn board_session(data: &[u8]) {
+    let limits = Limits::default();
+    let mut awareness = Awareness::new(Doc::new());
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let len = (len as usize).min(tail.len());
+        let (frame, tail) = tail.split_at(len);
+        rest = tail;
+        let Ok(messages) = decode_frame(frame, &limits) else {
+            continue;
+        };
+        for message in messages {
+            match message {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let _ = awareness.doc().transact().encode_diff_v1(&sv);
+                }
+                Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
+                    apply_update(awareness.doc(), &u).expect("apply never poisons");
+                }
+                Message::Awareness(update) => {
+                    let _ = awareness.apply_update_summary(update);
+                    let _ = awareness.update();
+                }
+                _ => {}
+            }
+        }
+    }
+    // The resulting board must still snapshot (as the server's compaction does) and reload.
+    let state = snapshot(awareness.doc()).expect("a board always snapshots");
+    let reloaded = Doc::new();
+    let applied = apply_update(&reloaded, &state).expect("a stored board reloads");
+    assert_eq!(applied.rejected, None, "a snapshot applies cleanly");
+}
