@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -149,6 +149,8 @@ pub enum ClientError {
 enum Outgoing {
     Update(Vec<u8>),
     Awareness(Vec<u8>),
+    /// Send a sync step 1 and answer when its step 2 arrives.
+    Flush(oneshot::Sender<()>),
 }
 
 struct Shared {
@@ -312,7 +314,25 @@ impl Client {
             .collect()
     }
 
-    /// Leaves the board: removes this client's presence, closes with 1000 and stops.
+    /// Waits until every change made before this call is durably stored on the server.
+    ///
+    /// The protocol has no acknowledgements, but the server answers a sync step 1 only after
+    /// everything that connection sent before it is on stable storage; this sends one and waits
+    /// for the answer. Fails if the connection is lost first (the changes are then resent by the
+    /// next handshake).
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        let (done, answered) = oneshot::channel();
+        self.shared
+            .outgoing
+            .send(Outgoing::Flush(done))
+            .map_err(|_| ClientError::Connection("client stopped".into()))?;
+        answered.await.map_err(|_| {
+            ClientError::Connection("connection lost before the server answered".into())
+        })
+    }
+
+    /// Leaves the board: sends what is still queued, removes this client's presence, closes with
+    /// 1000 and stops. Call [`Client::flush`] first to be sure the server stored everything.
     pub async fn close(mut self) {
         self.stop.cancel();
         if let Some(driver) = self.driver.take() {
@@ -523,6 +543,9 @@ async fn session(
             return lost(None, e.to_string());
         }
     }
+    // Answers expected to our step 1s, in order: the handshake's (None), then each flush's.
+    let mut awaiting_step2: std::collections::VecDeque<Option<oneshot::Sender<()>>> =
+        std::collections::VecDeque::from([None]);
     let mut renew = tokio::time::interval_at(
         Instant::now() + options.presence_renewal,
         options.presence_renewal,
@@ -531,6 +554,14 @@ async fn session(
         tokio::select! {
             biased;
             _ = stop.cancelled() => {
+                // Edits made just before closing still go out.
+                while let Ok(out) = outgoing.try_recv() {
+                    if let Some(frame) = outgoing_frame(shared, out, &mut awaiting_step2) {
+                        if sink.send(WsMessage::Binary(Bytes::from(frame))).await.is_err() {
+                            break;
+                        }
+                    }
+                }
                 goodbye(shared, &mut sink).await;
                 return SessionEnd::Stopped;
             }
@@ -543,7 +574,7 @@ async fn session(
                 };
                 match frame {
                     WsMessage::Binary(bytes) => {
-                        let replies = match receive(shared, &bytes, &options.limits) {
+                        let replies = match receive(shared, &bytes, &options.limits, &mut awaiting_step2) {
                             Ok(replies) => replies,
                             Err(e) => return lost(None, format!("bad frame from server: {e}")),
                         };
@@ -570,12 +601,10 @@ async fn session(
             }
             out = outgoing.recv() => {
                 let Some(out) = out else { return SessionEnd::Stopped };
-                let frame = match out {
-                    Outgoing::Update(update) => codec::encode_update(&update),
-                    Outgoing::Awareness(frame) => frame,
-                };
-                if let Err(e) = sink.send(WsMessage::Binary(Bytes::from(frame))).await {
-                    return lost(None, e.to_string());
+                if let Some(frame) = outgoing_frame(shared, out, &mut awaiting_step2) {
+                    if let Err(e) = sink.send(WsMessage::Binary(Bytes::from(frame))).await {
+                        return lost(None, e.to_string());
+                    }
                 }
             }
             _ = renew.tick() => {
@@ -595,6 +624,24 @@ async fn session(
                     }
                 }
             }
+        }
+    }
+}
+
+/// The frame for one piece of outgoing traffic.
+fn outgoing_frame(
+    shared: &Shared,
+    out: Outgoing,
+    awaiting_step2: &mut std::collections::VecDeque<Option<oneshot::Sender<()>>>,
+) -> Option<Vec<u8>> {
+    match out {
+        Outgoing::Update(update) => Some(codec::encode_update(&update)),
+        Outgoing::Awareness(frame) => Some(frame),
+        Outgoing::Flush(done) => {
+            awaiting_step2.push_back(Some(done));
+            Some(codec::encode_sync_step1(
+                &shared.doc.transact().state_vector(),
+            ))
         }
     }
 }
@@ -628,7 +675,12 @@ where
 }
 
 /// Handles one frame from the server; returns the frames to answer with.
-fn receive(shared: &Shared, frame: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, DecodeError> {
+fn receive(
+    shared: &Shared,
+    frame: &[u8],
+    limits: &Limits,
+    awaiting_step2: &mut std::collections::VecDeque<Option<oneshot::Sender<()>>>,
+) -> Result<Vec<Vec<u8>>, DecodeError> {
     let mut replies = Vec::new();
     for message in codec::decode_frame(frame, limits)? {
         match message {
@@ -638,7 +690,12 @@ fn receive(shared: &Shared, frame: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>
             }
             Message::Sync(SyncMessage::SyncStep2(update)) => {
                 apply_remote(shared, &update)?;
-                shared.set_status(Status::Synced);
+                if let Some(Some(done)) = awaiting_step2.pop_front() {
+                    let _ = done.send(());
+                }
+                if *shared.status.borrow() != Status::Synced {
+                    shared.set_status(Status::Synced);
+                }
             }
             Message::Sync(SyncMessage::Update(update)) => apply_remote(shared, &update)?,
             Message::Awareness(update) => apply_presence(shared, update),

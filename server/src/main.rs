@@ -1,6 +1,8 @@
 //! The `parcours` binary: command-line parsing, logging, signals. Everything else is in the
 //! library (`parcours_server`).
 
+mod board_cli;
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -20,12 +22,16 @@ struct Cli {
 enum Command {
     /// Serve boards over WebSockets (the y-websocket protocol) and HTTP.
     Serve(ServeArgs),
+    /// Read, watch and edit a live board from the command line (through a running server).
+    #[command(subcommand)]
+    Board(board_cli::BoardCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => report(serve(args)),
+        Command::Board(command) => report(client_runtime(board_cli::run(command))),
     }
 }
 
@@ -37,6 +43,18 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a client command on a small runtime; client commands log warnings only.
+fn client_runtime(
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let _ = parcours_server::telemetry::init(parcours_server::config::LogFormat::Pretty, "warn");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(work)
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 //!   whatever the document holds.
 //! - [`BoardWriter`] performs the edits clients and the server make, inside the caller's
 //!   transaction, in the way that keeps concurrent edits mergeable.
+//! - [`diff`] says what changed between two snapshots, in board terms.
 //! - [`validate`] lists what is inconsistent in a snapshot ([`Problem`]s with stable codes).
 //! - [`templates`] and [`instantiate`] start a board from the practitioners' usual maps, in
 //!   English or French.
@@ -28,6 +29,7 @@
 //! assert!(validate(&board).is_empty());
 //! ```
 
+mod diff;
 mod model;
 mod read;
 mod templates;
@@ -37,6 +39,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use diff::{diff, Cell, Change};
 pub use model::{
     keys, position_between, Board, Card, Comment, JourneyType, Lane, LaneKind, Lang, MapKind, Meta,
     Metric, Persona, PersonaInit, Priority, Stage, SCHEMA_VERSION,

@@ -1,0 +1,175 @@
+//! `parcours board dump|watch|add-card` against a real server.
+
+use std::process::Stdio;
+
+use client_protocol::client::{Client, ClientOptions};
+use client_protocol::schema::{instantiate, Board, BoardRefs, BoardWriter, Lang, NewCard};
+use parcours_e2e::{TestServer, PATIENCE};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use yrs::Transact;
+
+const PARCOURS: &str = env!("CARGO_BIN_EXE_parcours-under-test");
+
+/// A board made from the customer-journey template by an SDK client, which stays connected.
+async fn journey_board(server: &TestServer, id: &str) -> Client {
+    let client = Client::connect(&server.board_url(id), ClientOptions::default())
+        .await
+        .unwrap();
+    let refs = BoardRefs::new(client.doc());
+    {
+        let mut txn = client.doc().transact_mut();
+        let mut writer = BoardWriter::new(&mut txn, &refs, 1_700_000_000_000);
+        instantiate(
+            &mut writer,
+            "customer-journey",
+            Lang::En,
+            "Q3 onboarding",
+            None,
+        )
+        .unwrap();
+    }
+    client.flush().await.unwrap();
+    client
+}
+
+async fn parcours(args: &[&str]) -> (bool, String, String) {
+    let output = tokio::time::timeout(PATIENCE, Command::new(PARCOURS).args(args).output())
+        .await
+        .expect("the command finished in time")
+        .expect("the binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_card_added_from_the_command_line_shows_up_in_the_dump() {
+    let server = TestServer::start().await;
+    let _author = journey_board(&server, "cli").await;
+    let url = server.board_url("cli");
+
+    let (ok, out, err) = parcours(&[
+        "board",
+        "add-card",
+        &url,
+        "--stage",
+        "awareness",
+        "--lane",
+        "pain points",
+        "--text",
+        "Ads feel pushy",
+        "--team",
+        "marketing",
+    ])
+    .await;
+    assert!(ok, "add-card failed: {err}");
+    let added: Value = serde_json::from_str(out.trim()).unwrap();
+    let card_id = added["card"].as_str().unwrap().to_owned();
+
+    let (ok, out, err) = parcours(&["board", "dump", &url]).await;
+    assert!(ok, "dump failed: {err}");
+    let board: Board = serde_json::from_str(&out).unwrap();
+    let card = board.card(&card_id).expect("the card is on the board");
+    assert_eq!(card.text, "Ads feel pushy");
+    assert_eq!(card.team, "marketing");
+    assert_eq!(board.stage(&card.stage).unwrap().name, "Awareness");
+    assert_eq!(board.lane(&card.lane).unwrap().title, "Pain points");
+
+    let (ok, out, _) = parcours(&["board", "dump", "--raw", &url]).await;
+    assert!(ok);
+    let raw: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        raw["cards"][&card_id].is_object(),
+        "raw dump has the card: {raw}"
+    );
+}
+
+#[tokio::test]
+async fn adding_a_card_to_a_stage_that_does_not_exist_fails_with_a_clear_message() {
+    let server = TestServer::start().await;
+    let _author = journey_board(&server, "cli-bad").await;
+    let (ok, _, err) = parcours(&[
+        "board",
+        "add-card",
+        &server.board_url("cli-bad"),
+        "--stage",
+        "nowhere",
+        "--lane",
+        "actions",
+        "--text",
+        "x",
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("no stage \"nowhere\""), "{err}");
+    let (ok, _, err) = parcours(&[
+        "board",
+        "dump",
+        &format!("ws://{}/boards/bad%20id", server.addr),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("400"), "{err}");
+}
+
+async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Value {
+    let line = tokio::time::timeout(PATIENCE, lines.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+        .expect("the watcher is still running");
+    serde_json::from_str(&line).unwrap()
+}
+
+#[tokio::test]
+async fn watch_prints_one_line_per_change_and_presence_event() {
+    let server = TestServer::start().await;
+    let author = journey_board(&server, "cli-watch").await;
+    let mut watcher = Command::new(PARCOURS)
+        .args([
+            "board",
+            "watch",
+            &server.board_url("cli-watch"),
+            "--name",
+            "Watcher",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let synced = next_event(&mut lines).await;
+    assert_eq!(synced["event"], "synced");
+    assert_eq!(synced["title"], "Q3 onboarding");
+
+    let board = Board::from_doc(author.doc());
+    let refs = BoardRefs::new(author.doc());
+    {
+        let mut txn = author.doc().transact_mut();
+        BoardWriter::new(&mut txn, &refs, 1_700_000_000_001)
+            .add_card(&NewCard {
+                stage: board.stages[2].id.clone(),
+                lane: board.lanes[0].id.clone(),
+                text: "Compare prices".into(),
+                author: "Ana".into(),
+                ..NewCard::default()
+            })
+            .unwrap();
+    }
+    author.set_presence(&serde_json::json!({"user": {"name": "Ana"}}));
+    let mut seen_card = false;
+    let mut seen_ana = false;
+    while !(seen_card && seen_ana) {
+        let event = next_event(&mut lines).await;
+        seen_card |= event["event"] == "change"
+            && event["change"] == "cardAdded"
+            && event["text"] == "Compare prices";
+        seen_ana |= event["event"] == "joined" && event["state"]["user"]["name"] == "Ana";
+    }
+    watcher.kill().await.unwrap();
+}
