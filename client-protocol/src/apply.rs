@@ -62,11 +62,16 @@ pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
 /// arrived) were never stored or shown to anyone, and yrs's `encode_state_as_update_v1` can panic
 /// while merging crafted pending data (found by the `board_session` fuzz target), so they are left
 /// out rather than risked.
+///
+/// The snapshot is checked to read back before it is returned: one that could not would replace a
+/// readable log with an unreadable board.
 pub fn snapshot(doc: &Doc) -> Result<Vec<u8>, Poisoned> {
-    catch_unwind(AssertUnwindSafe(|| {
+    let state = catch_unwind(AssertUnwindSafe(|| {
         doc.transact().encode_diff_v1(&StateVector::default())
     }))
-    .map_err(|_| Poisoned)
+    .map_err(|_| Poisoned)?;
+    codec::decode_update(&state).map_err(|_| Poisoned)?;
+    Ok(state)
 }
 
 #[cfg(test)]

@@ -450,17 +450,14 @@ fn scan_block(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
     let len = match info & 0b1111 {
         // Deleted
         1 => u64::from(r.var_u32("deleted length")?),
-        // JSON: yrs reads one string more than the count it is given.
+        // Legacy JSON content. Yjs has written values as `Any` content since v13 and yrs never
+        // creates it, while yrs 0.28 decodes it reading one string more than its encoder writes:
+        // a board holding it would store snapshots that cannot be read back. Refused.
         2 => {
-            let count = r.var_u32("json count")? as i32;
-            let strings = if count < 0 { 0 } else { count as u64 + 1 };
-            if strings > r.remaining() as u64 {
-                return Err(malformed("update", "json count exceeds the bytes present"));
-            }
-            for _ in 0..strings {
-                r.string("json")?;
-            }
-            strings
+            return Err(malformed(
+                "update",
+                "legacy JSON content (type 2) is not accepted; use Any content",
+            ))
         }
         // Binary
         3 => {

@@ -14,6 +14,15 @@ fn a_board_with_crafted_pending_updates_still_snapshots_and_reloads() {
     ));
 }
 
+/// Legacy JSON content (type 2) that yrs 0.28 encodes with one string fewer than it decodes: the
+/// board's snapshot could not be read back. Such content is now refused on arrival.
+#[test]
+fn legacy_json_content_cannot_make_a_snapshot_unreadable() {
+    board_session(include_bytes!(
+        "fuzz_regressions/board_session-snapshot-rejected.bin"
+    ));
+}
+
 #[test]
 fn every_example_of_the_spec_replays_as_one_session() {
     // The spec's examples, length-prefixed, are the board_session fuzz target's seed corpus.

@@ -544,7 +544,17 @@ impl Board {
             return Ok(());
         };
         let started = Instant::now();
-        let snapshot = apply::snapshot(self.doc()).map_err(|_| Fatal::Poisoned)?;
+        let Ok(snapshot) = apply::snapshot(self.doc()) else {
+            // The log still reproduces the board; keep it rather than store what cannot be read
+            // back, and try again only after as many updates again.
+            tracing::error!(
+                log_updates = self.log_updates,
+                "the board could not be snapshotted; keeping its log"
+            );
+            self.log_updates = 0;
+            self.log_bytes = 0;
+            return Ok(());
+        };
         let snapshot_bytes = snapshot.len();
         self.ctx
             .store
