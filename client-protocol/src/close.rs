@@ -31,6 +31,8 @@ pub enum CloseCode {
     Resync = 4000,
     /// 4008: the connection was silent for too long (no pong, no message).
     Timeout = 4008,
+    /// 4410: the board was deleted. Do not reconnect to it.
+    BoardDeleted = 4410,
     /// 4503: the board could not be loaded from storage. Retry later with backoff; the stored board
     /// is untouched.
     BoardUnavailable = 4503,
@@ -59,6 +61,7 @@ impl CloseCode {
             InternalError,
             Resync,
             Timeout,
+            BoardDeleted,
             BoardUnavailable,
             StorageFailure,
         ]
@@ -74,6 +77,7 @@ impl CloseCode {
                 | CloseCode::UnsupportedData
                 | CloseCode::InvalidPayload
                 | CloseCode::MessageTooBig
+                | CloseCode::BoardDeleted
         )
     }
 }

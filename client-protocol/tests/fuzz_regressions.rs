@@ -23,6 +23,17 @@ fn legacy_json_content_cannot_make_a_snapshot_unreadable() {
     ));
 }
 
+/// A crafted update on which yrs's block store subtracts with overflow while integrating. The
+/// server's guard turns the panic into a reload from storage; with overflow checks on in release
+/// builds too (Cargo.toml), the same holds in production instead of a silent wrap.
+#[test]
+fn an_update_that_overflows_inside_yrs_reloads_the_board_instead_of_corrupting_it() {
+    let outcome = board_session(include_bytes!(
+        "fuzz_regressions/board_session-yrs-integrate-overflow.bin"
+    ));
+    assert!(outcome.reloads >= 1, "{outcome:?}");
+}
+
 #[test]
 fn every_example_of_the_spec_replays_as_one_session() {
     // The spec's examples, length-prefixed, are the board_session fuzz target's seed corpus.
@@ -43,5 +54,7 @@ fn every_example_of_the_spec_replays_as_one_session() {
         }
     }
     assert!(session.len() > 20, "the spec's examples were found");
-    board_session(&session);
+    let outcome = board_session(&session);
+    assert!(outcome.stored >= 1, "{outcome:?}");
+    assert_eq!(outcome.reloads, 0);
 }

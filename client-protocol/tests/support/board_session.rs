@@ -7,12 +7,26 @@ use client_protocol::codec::{decode_frame, Limits, Message, SyncMessage};
 use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, Transact};
 
+/// What the session did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Updates that changed the board (what the server would have stored).
+    pub stored: usize,
+    /// Updates on which yrs panicked, after which the board was rebuilt from what was stored
+    /// (the server's behaviour: drop the document, reload the board).
+    pub reloads: usize,
+}
+
 /// Splits `data` into frames (each prefixed by a one-byte length), decodes them, applies updates
 /// with the server's apply path, applies awareness, answers step 1 with a diff, and finally
-/// snapshots and reloads the board. Panics on any inconsistency.
-pub fn board_session(data: &[u8]) {
+/// snapshots and reloads the board. Panics (outside the server's own guards) on any
+/// inconsistency.
+pub fn board_session(data: &[u8]) -> Outcome {
     let limits = Limits::default();
+    let mut outcome = Outcome::default();
     let mut awareness = Awareness::new(Doc::new());
+    // The server's storage: every change it accepted, in order.
+    let mut stored: Vec<Vec<u8>> = Vec::new();
     let mut rest = data;
     while let Some((&len, tail)) = rest.split_first() {
         let len = (len as usize).min(tail.len());
@@ -27,7 +41,26 @@ pub fn board_session(data: &[u8]) {
                     let _ = awareness.doc().transact().encode_diff_v1(&sv);
                 }
                 Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
-                    apply_update(awareness.doc(), &u).expect("apply never poisons");
+                    match apply_update(awareness.doc(), &u) {
+                        Ok(applied) => {
+                            if let Some(diff) = applied.diff {
+                                stored.push(diff);
+                                outcome.stored += 1;
+                            }
+                        }
+                        Err(_poisoned) => {
+                            // The room drops the document and reloads the board from storage,
+                            // which never saw the offending update.
+                            outcome.reloads += 1;
+                            let reloaded = Doc::new();
+                            for diff in &stored {
+                                let applied = apply_update(&reloaded, diff)
+                                    .expect("stored changes reload without panicking");
+                                assert_eq!(applied.rejected, None, "stored changes reload");
+                            }
+                            awareness = Awareness::new(reloaded);
+                        }
+                    }
                 }
                 Message::Awareness(update) => {
                     let _ = awareness.apply_update_summary(update);
@@ -42,4 +75,5 @@ pub fn board_session(data: &[u8]) {
     let reloaded = Doc::new();
     let applied = apply_update(&reloaded, &state).expect("a stored board reloads");
     assert_eq!(applied.rejected, None, "a snapshot applies cleanly");
+    outcome
 }
