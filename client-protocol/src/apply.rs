@@ -5,7 +5,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use yrs::{Doc, ReadTxn, StateVector, Transact};
+use yrs::block::ClientID;
+use yrs::{Doc, ReadTxn, StateVector, Transact, WriteTxn};
 
 use crate::codec;
 
@@ -13,11 +14,12 @@ use crate::codec;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// What changed in the document as a lib0 v1 update, or `None` if nothing did (a duplicate,
-    /// or an update still waiting for missing predecessors).
+    /// or an update whose predecessors are missing).
     pub diff: Option<Vec<u8>>,
-    /// Whether the document held pending (not yet integrable) changes before this update. Then
-    /// `diff` may include others' changes that this update released, which its sender lacks.
-    pub released_pending: bool,
+    /// Whether part of the update depended on changes the document does not have. That part was
+    /// dropped rather than held: the sender must resync, and its handshake will deliver it with
+    /// its predecessors.
+    pub missing_predecessors: bool,
     /// Why the update was refused, if it was. Whatever it integrated before failing is still in
     /// `diff`, since it is now part of the document.
     pub rejected: Option<String>,
@@ -30,38 +32,59 @@ pub struct Applied {
 pub struct Poisoned;
 
 /// Decodes `bytes` (lib0 v1) and applies them to `doc` in one transaction.
+///
+/// An update must continue every client's sequence: one whose blocks start beyond the clock the
+/// document has for their client (or that carries Skip blocks, i.e. announced gaps) is not
+/// applied at all and reported as `missing_predecessors`. yrs 0.28 integrates some such updates
+/// with a hole in its block store, and a later update for the same client then makes it read freed
+/// memory (a heap use-after-free found by the `board_session` fuzz target under
+/// AddressSanitizer). Honest clients lose nothing: a sync handshake always sends changes together
+/// with their predecessors. For the same reason the document never keeps *pending* changes.
 pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
-    let update = match codec::decode_update(bytes) {
-        Ok(update) => update,
+    let (update, shape) = match codec::decode_update_with_shape(bytes) {
+        Ok(decoded) => decoded,
         Err(e) => {
             return Ok(Applied {
                 diff: None,
-                released_pending: false,
+                missing_predecessors: false,
                 rejected: Some(e.to_string()),
             })
         }
     };
+    let gap = {
+        let sv = doc.transact().state_vector();
+        shape
+            .sections
+            .iter()
+            .any(|&(client, first, skips)| skips || first > sv.get(&ClientID::new(client)))
+    };
+    if gap {
+        return Ok(Applied {
+            diff: None,
+            missing_predecessors: true,
+            rejected: None,
+        });
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut txn = doc.transact_mut();
-        let had_pending = txn.has_missing_updates();
         let result = txn.apply_update(update);
-        (had_pending, result, txn.encode_update_v1())
+        let missing_predecessors = txn.prune_pending().is_some();
+        (result, missing_predecessors, txn.encode_update_v1())
     }));
-    let (released_pending, result, diff) = outcome.map_err(|_| Poisoned)?;
+    let (result, missing_predecessors, diff) = outcome.map_err(|_| Poisoned)?;
     Ok(Applied {
         // An update with no blocks and an empty delete set encodes as these two bytes.
         diff: (diff != [0, 0]).then_some(diff),
-        released_pending,
+        missing_predecessors,
         rejected: result.err().map(|e| e.to_string()),
     })
 }
 
 /// The whole document as one lib0 v1 update: what the server stores as a board's snapshot.
 ///
-/// Only integrated content is included. Pending changes (updates whose predecessors never
-/// arrived) were never stored or shown to anyone, and yrs's `encode_state_as_update_v1` can panic
-/// while merging crafted pending data (found by the `board_session` fuzz target), so they are left
-/// out rather than risked.
+/// Only integrated content is included: yrs's `encode_state_as_update_v1` can panic while merging
+/// crafted pending data (found by the `board_session` fuzz target), and [`apply_update`] keeps
+/// none anyway.
 ///
 /// The snapshot is checked to read back before it is returned: one that could not would replace a
 /// readable log with an unreadable board.
@@ -93,6 +116,23 @@ mod tests {
         assert_eq!(first.rejected, None);
         let again = apply_update(&target, &update).unwrap();
         assert_eq!(again.diff, None);
+    }
+
+    #[test]
+    fn an_update_whose_predecessors_are_missing_is_dropped_not_held() {
+        let source = Doc::with_client_id(1);
+        let text = source.get_or_insert_text("t");
+        text.insert(&mut source.transact_mut(), 0, "a");
+        let second = {
+            let mut txn = source.transact_mut();
+            text.insert(&mut txn, 1, "b");
+            txn.encode_update_v1()
+        };
+        let target = Doc::new();
+        let applied = apply_update(&target, &second).unwrap();
+        assert!(applied.missing_predecessors);
+        assert_eq!(applied.diff, None);
+        assert!(!target.transact().has_missing_updates());
     }
 
     #[test]

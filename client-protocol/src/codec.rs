@@ -380,22 +380,39 @@ pub const MAX_CLIENT_ID_EXCLUSIVE: u64 = 1 << 53;
 /// which no panic guard can catch. Real boards nest a handful of levels.
 pub const MAX_ANY_DEPTH: usize = 64;
 
+/// Where an update's blocks start, per client: what [`crate::apply`] compares with a document's
+/// state vector to tell whether the update continues each client's sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateShape {
+    /// `(client id, first clock, whether the section holds Skip blocks, i.e. known gaps)` for
+    /// each client section with at least one block.
+    pub sections: Vec<(u64, u32, bool)>,
+}
+
 /// Walks a lib0 v1 update exactly as yrs's decoder will, without allocating, and refuses what
 /// could make yrs misbehave: counts larger than the bytes present (allocation bombs), client ids
 /// wider than 53 bits, clocks that overflow 32 bits, and `Any` values nested deeper than
 /// [`MAX_ANY_DEPTH`]. What passes is safe to hand to yrs.
-fn scan_update(bytes: &[u8]) -> Result<(), DecodeError> {
+fn scan_update(bytes: &[u8]) -> Result<UpdateShape, DecodeError> {
+    let mut shape = UpdateShape::default();
     let mut r = Reader::new(bytes);
     let clients = r.count("update client count", 3)?;
     for _ in 0..clients {
         let blocks = r.count("update block count", 1)?;
-        r.client_id("update block client")?;
-        let mut clock = u64::from(r.var_u32("update block clock")?);
+        let client = r.client_id("update block client")?;
+        let first = r.var_u32("update block clock")?;
+        let mut clock = u64::from(first);
+        let mut skips = false;
         for _ in 0..blocks {
-            clock += scan_block(&mut r)?;
+            let (len, skip) = scan_block(&mut r)?;
+            skips |= skip;
+            clock += len;
             if clock > u64::from(u32::MAX) {
                 return Err(malformed("update", "block clocks overflow 32 bits"));
             }
+        }
+        if blocks > 0 {
+            shape.sections.push((client, first, skips));
         }
     }
     let ds_clients = r.count("delete set client count", 2)?;
@@ -410,11 +427,11 @@ fn scan_update(bytes: &[u8]) -> Result<(), DecodeError> {
             }
         }
     }
-    Ok(())
+    Ok(shape)
 }
 
-/// Skips one block; returns its length in clock units.
-fn scan_block(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+/// Skips one block; returns its length in clock units and whether it is a Skip (a known gap).
+fn scan_block(r: &mut Reader<'_>) -> Result<(u64, bool), DecodeError> {
     const SKIP: u8 = 10;
     const GC: u8 = 0;
     const HAS_ORIGIN: u8 = 0b1000_0000;
@@ -426,7 +443,7 @@ fn scan_block(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
         if len == 0 {
             return Err(malformed("update", "empty block"));
         }
-        return Ok(u64::from(len));
+        return Ok((u64::from(len), info == SKIP));
     }
     if info & HAS_ORIGIN != 0 {
         r.client_id("origin client")?;
@@ -504,7 +521,7 @@ fn scan_block(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
         }
         other => return Err(malformed("update", format!("unknown content type {other}"))),
     };
-    Ok(len)
+    Ok((len, false))
 }
 
 /// Skips one lib0 `Any` value, refusing nesting deeper than [`MAX_ANY_DEPTH`].
@@ -543,10 +560,16 @@ fn scan_any(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeError> {
 
 /// Decodes a lib0 v1 document update (the payload of sync step 2 and update messages).
 pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
-    scan_update(bytes).map_err(as_payload_error)?;
-    guarded("update", || {
+    decode_update_with_shape(bytes).map(|(update, _)| update)
+}
+
+/// [`decode_update`], also telling where the update's blocks start per client.
+pub fn decode_update_with_shape(bytes: &[u8]) -> Result<(Update, UpdateShape), DecodeError> {
+    let shape = scan_update(bytes).map_err(as_payload_error)?;
+    let update = guarded("update", || {
         Update::decode_v1(bytes).map_err(|e| malformed("update", e))
-    })
+    })?;
+    Ok((update, shape))
 }
 
 /// Decodes an awareness update, enforcing [`Limits`] and requiring every state to be JSON (stock

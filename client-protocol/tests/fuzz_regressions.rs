@@ -23,15 +23,27 @@ fn legacy_json_content_cannot_make_a_snapshot_unreadable() {
     ));
 }
 
-/// A crafted update on which yrs's block store subtracts with overflow while integrating. The
-/// server's guard turns the panic into a reload from storage; with overflow checks on in release
-/// builds too (Cargo.toml), the same holds in production instead of a silent wrap.
+/// A crafted update on which yrs's block store subtracted with overflow while integrating. It
+/// does not continue its client's sequence, so it no longer reaches yrs; were a similar one to,
+/// the server's guard turns the panic into a reload from storage, and overflow checks stay on in
+/// release builds (Cargo.toml) so that production never wraps silently instead.
 #[test]
-fn an_update_that_overflows_inside_yrs_reloads_the_board_instead_of_corrupting_it() {
+fn an_update_that_overflowed_inside_yrs_never_corrupts_the_board() {
     let outcome = board_session(include_bytes!(
         "fuzz_regressions/board_session-yrs-integrate-overflow.bin"
     ));
-    assert!(outcome.reloads >= 1, "{outcome:?}");
+    assert!(outcome.reloads + outcome.resyncs >= 1, "{outcome:?}");
+}
+
+/// An update held as pending, then a conflicting one for the same client and clock: yrs 0.28's
+/// retry of the pending update read freed memory (AddressSanitizer: heap-use-after-free in
+/// `integrate_item`). The server now never holds pending updates.
+#[test]
+fn a_pending_update_retried_against_a_conflicting_one_is_never_held() {
+    let outcome = board_session(include_bytes!(
+        "fuzz_regressions/board_session-yrs-pending-use-after-free.bin"
+    ));
+    assert!(outcome.resyncs >= 1, "{outcome:?}");
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! - [`run`] (this file): wires storage, rooms and HTTP together on a listener the caller bound,
 //!   and shuts them down in order when the token is cancelled.
 //! - [`config`]: the `parcours serve` flags and the tuning values behind them.
-//! - `http`: routes, health checks, and the WebSocket upgrade.
+//! - `http`: routes, health checks, the WebSocket upgrade, and the board REST API.
+//! - [`export`]: a board as Markdown, CSV, or a rendered SVG journey map.
 //! - `connection`: one task per WebSocket — decode, forward to the room, write, ping, close.
 //! - `room`: one task per loaded board, owning its Yjs document and presence; its file
 //!   `room/board.rs` holds a board's whole lifecycle.
@@ -16,7 +17,8 @@
 
 pub mod config;
 mod connection;
-mod http;
+pub mod export;
+pub mod http;
 mod room;
 pub mod storage;
 pub mod telemetry;

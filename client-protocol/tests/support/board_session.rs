@@ -12,6 +12,9 @@ use yrs::{Doc, ReadTxn, Transact};
 pub struct Outcome {
     /// Updates that changed the board (what the server would have stored).
     pub stored: usize,
+    /// Updates that did not continue their clients' sequences (not applied; the server asks
+    /// their senders for a sync step 2).
+    pub resyncs: usize,
     /// Updates on which yrs panicked, after which the board was rebuilt from what was stored
     /// (the server's behaviour: drop the document, reload the board).
     pub reloads: usize,
@@ -47,6 +50,8 @@ pub fn board_session(data: &[u8]) -> Outcome {
                                 stored.push(diff);
                                 outcome.stored += 1;
                             }
+                            // The server closes such a sender with "resync"; nothing is held.
+                            outcome.resyncs += usize::from(applied.missing_predecessors);
                         }
                         Err(_poisoned) => {
                             // The room drops the document and reloads the board from storage,

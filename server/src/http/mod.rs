@@ -6,6 +6,7 @@
 //! | `GET /healthz`         | 200 while the process is up                                 |
 //! | `GET /readyz`          | 200 while accepting connections, 503 once shutting down    |
 
+pub mod api;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/boards/{board_id}", get(board_socket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(api::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -39,11 +39,14 @@ use yrs::sync::time::SystemClock;
 use yrs::sync::{Awareness, AwarenessUpdate, Clock};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
-use super::handle::{Command, ConnId, JoinError, Kick, RoomHandle};
+use super::handle::{
+    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, RoomHandle,
+};
 use super::presence::{self, Presence};
 use super::registry::Rooms;
 use crate::config::RoomConfig;
-use crate::storage::{LogSeq, Store, StoreError};
+use crate::storage::{BoardSummary, LogSeq, Store, StoreError};
+use client_protocol::schema::Board as BoardView;
 
 /// What a room needs from the rest of the server.
 pub(super) struct Context {
@@ -67,6 +70,8 @@ enum Fatal {
     /// Applying an update panicked inside yrs; the in-memory document can no longer be trusted,
     /// so it is dropped and reloaded from storage (which never saw the offending update).
     Poisoned,
+    /// The board is being deleted (not a failure: the room's last act).
+    Deleted(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// How a serving room ended without failing.
@@ -79,15 +84,23 @@ enum Exit {
 enum Reply {
     Welcome(ConnId, oneshot::Sender<Result<(), JoinError>>),
     Step2(ConnId, StateVector),
+    /// Ask a connection for what the board lacks.
+    Step1(ConnId),
+    Read(oneshot::Sender<BoardState>),
+    Summary(oneshot::Sender<(BoardSummary, usize)>),
+    Created(oneshot::Sender<Result<(), CreateError>>),
 }
+
+/// Pseudo connection id of changes made through the HTTP API: no connection has it, so its
+/// changes go to everyone.
+const API: ConnId = 0;
 
 /// Updates produced by one batch, waiting for their durable append.
 #[derive(Default)]
 struct Produced {
     updates: Vec<Vec<u8>>,
-    /// The connection each update came from, and whether it must hear it back (when the update
-    /// also released pending changes from others that it may not have).
-    origins: Vec<(ConnId, bool)>,
+    /// The connection each update came from: it already has it.
+    origins: Vec<ConnId>,
 }
 
 struct Board {
@@ -174,8 +187,22 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
                         reason: "board reset",
                     }
                 }
+                Fatal::Deleted(_) => Kick {
+                    code: CloseCode::BoardDeleted,
+                    reason: "board deleted",
+                },
             };
             board.kick_all(kick);
+            if let Fatal::Deleted(reply) = fatal {
+                // Removed from storage while still registered, so that nobody can load a
+                // half-deleted board; joins meanwhile wait in the inbox and are refused below.
+                let deleted = board.ctx.store.delete(&board.handle.board).await;
+                match &deleted {
+                    Ok(()) => tracing::info!("board deleted"),
+                    Err(error) => tracing::error!(%error, "board deletion failed"),
+                }
+                let _ = reply.send(deleted);
+            }
             board.ctx.rooms.remove(&board.handle);
             refuse_all(&mut commands).await;
         }
@@ -298,6 +325,41 @@ impl Board {
                     replies.push(Reply::Welcome(peer.conn, ready));
                 }
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
+                Command::Api(ApiRequest::Read { reply }) => replies.push(Reply::Read(reply)),
+                Command::Api(ApiRequest::Summary { reply }) => replies.push(Reply::Summary(reply)),
+                Command::Api(ApiRequest::Create { update, reply }) => {
+                    if !self.doc().transact().state_vector().is_empty()
+                        || !produced.updates.is_empty()
+                    {
+                        let _ = reply.send(Err(CreateError::Exists));
+                        continue;
+                    }
+                    let applied =
+                        apply::apply_update(self.doc(), &update).map_err(|_| Fatal::Poisoned)?;
+                    match (applied.rejected, applied.diff) {
+                        (Some(reason), _) => {
+                            let _ = reply.send(Err(CreateError::Invalid(reason)));
+                        }
+                        (None, Some(diff)) => {
+                            produced.updates.push(diff);
+                            produced.origins.push(API);
+                            replies.push(Reply::Created(reply));
+                        }
+                        (None, None) => {
+                            let _ = reply.send(Err(CreateError::Invalid("no content".into())));
+                        }
+                    }
+                }
+                Command::Api(ApiRequest::Delete { reply }) => {
+                    // Everything before the delete in this batch is moot; answer joins that
+                    // would otherwise wait, then stop serving.
+                    for reply in replies.drain(..) {
+                        if let Reply::Welcome(_, ready) = reply {
+                            let _ = ready.send(Err(JoinError::Unavailable));
+                        }
+                    }
+                    return Err(Fatal::Deleted(reply));
+                }
                 Command::Frame { conn, messages } => {
                     for message in messages {
                         if !self.conns.contains_key(&conn) {
@@ -331,11 +393,28 @@ impl Board {
                         self.send(conn, codec::encode_sync_step2(&diff).into());
                     }
                 }
+                Reply::Step1(conn) => {
+                    let sv = self.doc().transact().state_vector();
+                    self.send(conn, codec::encode_sync_step1(&sv).into());
+                }
+                Reply::Read(reply) => {
+                    let state = apply::snapshot(self.doc()).map_err(|_| Fatal::Poisoned)?;
+                    let _ = reply.send(BoardState { state });
+                }
+                Reply::Summary(reply) => {
+                    let _ = reply.send((self.summary(), self.conns.len()));
+                }
+                Reply::Created(reply) => {
+                    let _ = reply.send(Ok(()));
+                }
             }
         }
         if self.conns.is_empty() && self.idle_since.is_none() {
             self.idle_since = Some(Instant::now());
         }
+        self.handle
+            .participants
+            .store(self.conns.len(), std::sync::atomic::Ordering::Relaxed);
         if self.log_updates >= self.ctx.config.compact_after_updates
             || self.log_bytes >= self.ctx.config.compact_after_bytes
         {
@@ -354,12 +433,27 @@ impl Board {
     ) -> Result<Result<(), Kick>, Fatal> {
         match message {
             Message::Sync(SyncMessage::SyncStep1(sv)) => replies.push(Reply::Step2(conn, sv)),
-            Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+            Message::Sync(message @ (SyncMessage::SyncStep2(_) | SyncMessage::Update(_))) => {
+                let (update, is_live_update) = match message {
+                    SyncMessage::Update(update) => (update, true),
+                    SyncMessage::SyncStep2(update) => (update, false),
+                    SyncMessage::SyncStep1(_) => unreachable!("matched above"),
+                };
                 let applied =
                     apply::apply_update(self.doc(), &update).map_err(|_| Fatal::Poisoned)?;
                 if let Some(diff) = applied.diff {
                     produced.updates.push(diff);
-                    produced.origins.push((conn, applied.released_pending));
+                    produced.origins.push(conn);
+                }
+                if applied.missing_predecessors {
+                    // Not applied. A live update can overtake the sender's sync step 2 right after
+                    // a reconnect; asking again (a fresh step 1) makes a stock client send a step 2
+                    // with everything the board lacks, in order. A step 2 with gaps is not asked
+                    // again: its sender lacks the predecessors itself.
+                    tracing::debug!(conn, "update does not continue its clients' sequences");
+                    if is_live_update {
+                        replies.push(Reply::Step1(conn));
+                    }
                 }
                 if let Some(reason) = applied.rejected {
                     tracing::warn!(conn, %reason, "invalid update");
@@ -402,10 +496,10 @@ impl Board {
         );
         self.last_seq = Some(seq);
         self.log_updates += produced.updates.len();
-        for (update, (origin, echo)) in produced.updates.iter().zip(produced.origins) {
+        for (update, origin) in produced.updates.iter().zip(produced.origins) {
             self.log_bytes += update.len() as u64;
             let frame = Bytes::from(codec::encode_update(update));
-            self.broadcast(frame, (!echo).then_some(origin));
+            self.broadcast(frame, Some(origin));
         }
         Ok(())
     }
@@ -556,9 +650,10 @@ impl Board {
             return Ok(());
         };
         let snapshot_bytes = snapshot.len();
+        let summary = self.summary();
         self.ctx
             .store
-            .checkpoint(&self.handle.board, snapshot, through)
+            .checkpoint(&self.handle.board, snapshot, through, summary)
             .await
             .map_err(Fatal::Storage)?;
         tracing::info!(
@@ -571,6 +666,17 @@ impl Board {
         self.log_updates = 0;
         self.log_bytes = 0;
         Ok(())
+    }
+
+    /// What a listing shows of the board.
+    fn summary(&self) -> BoardSummary {
+        let board = BoardView::read(&self.doc().transact());
+        BoardSummary {
+            title: board.meta.title,
+            journey_type: board.meta.journey_type.as_str().to_owned(),
+            updated_at: board.meta.updated_at,
+            cards: board.cards.len() as u64,
+        }
     }
 
     /// Unloads the board if nobody is attached; otherwise waits another grace period.

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use client_protocol::codec::Message;
 use client_protocol::{BoardId, CloseCode};
+
+use crate::storage::{BoardSummary, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one WebSocket connection for the lifetime of the process.
@@ -52,6 +54,49 @@ pub(crate) enum Command {
     },
     /// The connection is gone.
     Leave { conn: ConnId },
+    /// Work asked by the HTTP API.
+    Api(ApiRequest),
+}
+
+/// What the HTTP API asks of a board's room: the room is the board's single owner, so reads see
+/// every durable edit and creation/deletion cannot race live participants.
+#[derive(Debug)]
+pub(crate) enum ApiRequest {
+    /// The whole document, as one update.
+    Read { reply: oneshot::Sender<BoardState> },
+    /// The summary and participant count only (cheap; for listings).
+    Summary {
+        reply: oneshot::Sender<(BoardSummary, usize)>,
+    },
+    /// Fills a board that has never held anything with `update` (a template); refused if the
+    /// board already has content. Answered once the update is durable and broadcast.
+    Create {
+        update: Vec<u8>,
+        reply: oneshot::Sender<Result<(), CreateError>>,
+    },
+    /// Closes every connection with [`CloseCode::BoardDeleted`], removes the board from storage
+    /// and unloads it. Answered once the removal is durable.
+    Delete {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// A board as the room holds it.
+#[derive(Debug)]
+pub(crate) struct BoardState {
+    /// The document as one lib0 v1 update.
+    pub state: Vec<u8>,
+}
+
+/// Why a board could not be created.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum CreateError {
+    /// The board already has content.
+    #[error("the board already exists")]
+    Exists,
+    /// The initial content could not be applied.
+    #[error("the initial content is invalid: {0}")]
+    Invalid(String),
 }
 
 /// A cloneable address of a running room.
@@ -61,6 +106,8 @@ pub(crate) struct RoomHandle {
     /// Bounded: a connection whose room is busy waits here, which stops it reading its socket —
     /// TCP backpressure to the client rather than memory growth on the server.
     pub inbox: mpsc::Sender<Command>,
+    /// WebSocket connections in the room, as of its last batch (for listings).
+    pub participants: Arc<AtomicUsize>,
     /// Connections attached to this room (see [`Attachment`]). Changed only under the registry
     /// lock, so the room can decide to unload without racing a new arrival.
     pub attachments: Arc<AtomicUsize>,

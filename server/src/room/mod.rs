@@ -11,5 +11,7 @@ pub(crate) mod handle;
 mod presence;
 pub(crate) mod registry;
 
-pub(crate) use handle::{Command, ConnId, JoinError, Kick, Peer};
+pub(crate) use handle::{
+    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer,
+};
 pub(crate) use registry::Rooms;

@@ -76,6 +76,7 @@ impl Rooms {
         let handle = RoomHandle {
             board: board.clone(),
             inbox,
+            participants: Arc::new(AtomicUsize::new(0)),
             attachments: Arc::new(AtomicUsize::new(0)),
         };
         self.inner.tracker.spawn(board::run(
@@ -115,6 +116,17 @@ impl Rooms {
         {
             rooms.remove(&room.board);
         }
+    }
+
+    /// The room of `board` if it is loaded (without loading it).
+    pub fn loaded_room(&self, board: &BoardId) -> Option<RoomHandle> {
+        let rooms = self.inner.rooms.lock().expect("room registry poisoned");
+        rooms.get(board).filter(|h| !h.inbox.is_closed()).cloned()
+    }
+
+    /// The store rooms persist to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
     }
 
     /// How many boards are loaded.

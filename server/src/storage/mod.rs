@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use client_protocol::BoardId;
+use serde::{Deserialize, Serialize};
 
 pub use sled_store::SledStore;
 
@@ -37,6 +38,34 @@ impl StoredBoard {
     pub fn log_bytes(&self) -> u64 {
         self.updates.iter().map(|u| u.len() as u64).sum()
     }
+}
+
+/// What a listing shows of a board without loading it; written by the room at every checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BoardSummary {
+    /// `meta.title`.
+    pub title: String,
+    /// `meta.journeyType`.
+    pub journey_type: String,
+    /// `meta.updatedAt` (ms since the epoch), as clients wrote it.
+    pub updated_at: i64,
+    /// Number of cards.
+    pub cards: u64,
+}
+
+/// A board's bookkeeping record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BoardRecord {
+    /// When the board was first written (ms since the Unix epoch).
+    pub created_ms: u64,
+    /// When it was last checkpointed (ms since the Unix epoch).
+    pub checkpointed_ms: Option<u64>,
+    /// Size of the last snapshot in bytes.
+    pub snapshot_bytes: u64,
+    /// The board as of its last checkpoint.
+    pub summary: BoardSummary,
 }
 
 /// Why a storage operation failed.
@@ -77,13 +106,28 @@ pub trait Store: Send + Sync + 'static {
     async fn append(&self, board: &BoardId, updates: &[Vec<u8>]) -> Result<LogSeq, StoreError>;
 
     /// Replaces the log up to and including `through` by `snapshot`, the full document state at
-    /// that point. Crash-safe: at every instant, snapshot plus remaining log equals the board.
+    /// that point, and records `summary`. Crash-safe: at every instant, snapshot plus remaining
+    /// log equals the board.
     async fn checkpoint(
         &self,
         board: &BoardId,
         snapshot: Vec<u8>,
         through: LogSeq,
+        summary: BoardSummary,
     ) -> Result<(), StoreError>;
+
+    /// The board's record, or `None` if the board was never written (it does not exist).
+    async fn record(&self, board: &BoardId) -> Result<Option<BoardRecord>, StoreError>;
+
+    /// Up to `limit` boards in id order, starting after `after`.
+    async fn list(
+        &self,
+        after: Option<&BoardId>,
+        limit: usize,
+    ) -> Result<Vec<(BoardId, BoardRecord)>, StoreError>;
+
+    /// Removes everything stored for a board, durably.
+    async fn delete(&self, board: &BoardId) -> Result<(), StoreError>;
 
     /// Makes every write so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;

@@ -4,7 +4,7 @@
 //!
 //! | tree               | key                                   | value                                   |
 //! |--------------------|---------------------------------------|-----------------------------------------|
-//! | `board_meta`       | board id                              | JSON [`BoardMeta`]                      |
+//! | `board_meta`       | board id                              | JSON [`BoardRecord`]                    |
 //! | `board_snapshots`  | board id                              | `0x01`, `through` (u64 BE), lib0 v1 update |
 //! | `board_updates`    | board id, `0x00`, seq (u64 BE)        | lib0 v1 update                          |
 //!
@@ -18,28 +18,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use client_protocol::BoardId;
-use serde::{Deserialize, Serialize};
 
 use super::group_commit::GroupCommit;
-use super::{LogSeq, Store, StoreError, StoredBoard};
+use super::{BoardRecord, BoardSummary, LogSeq, Store, StoreError, StoredBoard};
 
 const META_TREE: &str = "board_meta";
 const SNAPSHOT_TREE: &str = "board_snapshots";
 const UPDATE_TREE: &str = "board_updates";
 const SNAPSHOT_FORMAT: u8 = 1;
-
-/// Per-board bookkeeping kept in the `board_meta` tree.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BoardMeta {
-    /// When the board was first written (ms since the Unix epoch).
-    pub created_ms: u64,
-    /// When it was last checkpointed (ms since the Unix epoch).
-    #[serde(default)]
-    pub checkpointed_ms: Option<u64>,
-    /// Size of the last snapshot in bytes.
-    #[serde(default)]
-    pub snapshot_bytes: u64,
-}
 
 struct Inner {
     db: sled::Db,
@@ -156,7 +142,7 @@ impl SledStore {
     }
 
     /// The bookkeeping record of a board, if it was ever written.
-    pub fn board_meta(&self, board: &BoardId) -> Result<Option<BoardMeta>, StoreError> {
+    pub fn board_meta(&self, board: &BoardId) -> Result<Option<BoardRecord>, StoreError> {
         match self.inner.meta.get(board.as_str())? {
             None => Ok(None),
             Some(raw) => serde_json::from_slice(&raw)
@@ -195,17 +181,18 @@ impl SledStore {
         board: &BoardId,
         snapshot: &[u8],
         through: LogSeq,
+        summary: BoardSummary,
     ) -> Result<(), StoreError> {
         self.inner
             .snapshots
             .insert(board.as_str(), encode_snapshot(through, snapshot))?;
-        let mut meta = self.board_meta(board)?.unwrap_or(BoardMeta {
+        let mut meta = self.board_meta(board)?.unwrap_or(BoardRecord {
             created_ms: now_ms(),
-            checkpointed_ms: None,
-            snapshot_bytes: 0,
+            ..BoardRecord::default()
         });
         meta.checkpointed_ms = Some(now_ms());
         meta.snapshot_bytes = snapshot.len() as u64;
+        meta.summary = summary;
         self.inner.meta.insert(
             board.as_str(),
             serde_json::to_vec(&meta).expect("meta serializes"),
@@ -257,10 +244,9 @@ impl Store for SledStore {
         }
         self.inner.updates.apply_batch(batch)?;
         if !self.inner.meta.contains_key(board.as_str())? {
-            let meta = BoardMeta {
+            let meta = BoardRecord {
                 created_ms: now_ms(),
-                checkpointed_ms: None,
-                snapshot_bytes: 0,
+                ..BoardRecord::default()
             };
             self.inner.meta.insert(
                 board.as_str(),
@@ -276,9 +262,10 @@ impl Store for SledStore {
         board: &BoardId,
         snapshot: Vec<u8>,
         through: LogSeq,
+        summary: BoardSummary,
     ) -> Result<(), StoreError> {
         let (store, b) = (self.clone(), board.clone());
-        blocking(move || store.checkpoint_write(&b, &snapshot, through)).await?;
+        blocking(move || store.checkpoint_write(&b, &snapshot, through, summary)).await?;
         // The snapshot must be durable before the log entries it replaces disappear.
         self.inner.commit.durable().await?;
         let (store, b) = (self.clone(), board.clone());
@@ -288,6 +275,72 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.commit.durable().await
+    }
+
+    async fn record(&self, board: &BoardId) -> Result<Option<BoardRecord>, StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || store.board_meta(&board)).await
+    }
+
+    async fn list(
+        &self,
+        after: Option<&BoardId>,
+        limit: usize,
+    ) -> Result<Vec<(BoardId, BoardRecord)>, StoreError> {
+        let (store, after) = (self.clone(), after.cloned());
+        blocking(move || {
+            let start = match &after {
+                // Ids never contain 0x00, so `id + 0x00` is the first key after `id`.
+                Some(id) => {
+                    let mut key = id.as_str().as_bytes().to_vec();
+                    key.push(0);
+                    std::ops::Bound::Included(key)
+                }
+                None => std::ops::Bound::Unbounded,
+            };
+            let mut boards = Vec::new();
+            for entry in store
+                .inner
+                .meta
+                .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+            {
+                if boards.len() >= limit {
+                    break;
+                }
+                let (key, value) = entry?;
+                let Some(id) = std::str::from_utf8(&key)
+                    .ok()
+                    .and_then(|k| BoardId::parse(k).ok())
+                else {
+                    continue;
+                };
+                let record = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                    board: id.to_string(),
+                    key: format!("{META_TREE}/{id}"),
+                    reason: e.to_string(),
+                })?;
+                boards.push((id, record));
+            }
+            Ok(boards)
+        })
+        .await
+    }
+
+    async fn delete(&self, board: &BoardId) -> Result<(), StoreError> {
+        let (store, b) = (self.clone(), board.clone());
+        blocking(move || {
+            // The record goes first: a board without one does not exist, whatever is left.
+            store.inner.meta.remove(b.as_str())?;
+            store.inner.snapshots.remove(b.as_str())?;
+            let mut batch = sled::Batch::default();
+            for key in store.inner.updates.scan_prefix(log_prefix(&b)).keys() {
+                batch.remove(key?);
+            }
+            store.inner.updates.apply_batch(batch)?;
+            Ok(())
+        })
+        .await?;
         self.inner.commit.durable().await
     }
 }
@@ -335,7 +388,10 @@ mod tests {
         let store = SledStore::open(dir.path()).unwrap();
         let b = board("b");
         let through = store.append(&b, &[vec![1], vec![2]]).await.unwrap();
-        store.checkpoint(&b, vec![9, 9], through).await.unwrap();
+        store
+            .checkpoint(&b, vec![9, 9], through, BoardSummary::default())
+            .await
+            .unwrap();
         store.append(&b, &[vec![3]]).await.unwrap();
         let loaded = store.load(&b).await.unwrap();
         assert_eq!(loaded.snapshot, Some(vec![9, 9]));
@@ -349,7 +405,9 @@ mod tests {
         let b = board("b");
         let through = store.append(&b, &[vec![1]]).await.unwrap();
         // The snapshot is written but the truncation "crashed" before running.
-        store.checkpoint_write(&b, &[7], through).unwrap();
+        store
+            .checkpoint_write(&b, &[7], through, BoardSummary::default())
+            .unwrap();
         let loaded = store.load(&b).await.unwrap();
         assert_eq!(loaded.snapshot, Some(vec![7]));
         assert!(loaded.updates.is_empty());
@@ -365,6 +423,50 @@ mod tests {
             store.load(&b).await,
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn listing_pages_through_boards_in_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for id in ["c", "a", "b", "a-1"] {
+            store.append(&board(id), &[vec![1]]).await.unwrap();
+        }
+        let first: Vec<String> = store
+            .list(None, 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(b, _)| b.to_string())
+            .collect();
+        assert_eq!(first, ["a", "a-1"]);
+        let rest: Vec<String> = store
+            .list(Some(&board("a-1")), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(b, _)| b.to_string())
+            .collect();
+        assert_eq!(rest, ["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_board_is_gone_and_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let (gone, kept) = (board("gone"), board("kept"));
+        let through = store.append(&gone, &[vec![1]]).await.unwrap();
+        store
+            .checkpoint(&gone, vec![2], through, BoardSummary::default())
+            .await
+            .unwrap();
+        store.append(&gone, &[vec![3]]).await.unwrap();
+        store.append(&kept, &[vec![4]]).await.unwrap();
+        store.delete(&gone).await.unwrap();
+        assert!(store.record(&gone).await.unwrap().is_none());
+        let loaded = store.load(&gone).await.unwrap();
+        assert!(loaded.snapshot.is_none() && loaded.updates.is_empty());
+        assert_eq!(store.load(&kept).await.unwrap().updates, vec![vec![4]]);
     }
 
     #[tokio::test]
