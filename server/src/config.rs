@@ -43,6 +43,23 @@ pub struct ServeArgs {
     #[arg(long, env = "PARCOURS_MAX_MESSAGE_BYTES", default_value_t = Limits::default().max_message_bytes)]
     pub max_message_bytes: usize,
 
+    /// Messages per second one connection may send, sustained (a faster sender is read more
+    /// slowly; nothing is dropped).
+    #[arg(long, env = "PARCOURS_MESSAGES_PER_SECOND", default_value_t = ConnectionConfig::default().messages_per_second)]
+    pub messages_per_second: f64,
+
+    /// Messages one connection may send at once above the sustained rate.
+    #[arg(long, env = "PARCOURS_MESSAGE_BURST", default_value_t = ConnectionConfig::default().message_burst)]
+    pub message_burst: u32,
+
+    /// WebSocket connections accepted in all.
+    #[arg(long, env = "PARCOURS_MAX_CONNECTIONS", default_value_t = ConnectionConfig::default().max_connections)]
+    pub max_connections: usize,
+
+    /// WebSocket connections accepted per board.
+    #[arg(long, env = "PARCOURS_MAX_CONNECTIONS_PER_BOARD", default_value_t = ConnectionConfig::default().max_connections_per_board)]
+    pub max_connections_per_board: usize,
+
     /// Seconds a board stays loaded after its last participant leaves.
     #[arg(long, env = "PARCOURS_UNLOAD_AFTER_SECS", default_value_t = 30)]
     pub unload_after_secs: u64,
@@ -53,6 +70,10 @@ impl ServeArgs {
     pub fn server_config(&self) -> ServerConfig {
         let mut config = ServerConfig::new(self.data_dir.clone());
         config.connection.limits.max_message_bytes = self.max_message_bytes;
+        config.connection.messages_per_second = self.messages_per_second;
+        config.connection.message_burst = self.message_burst;
+        config.connection.max_connections = self.max_connections;
+        config.connection.max_connections_per_board = self.max_connections_per_board;
         config.room.unload_grace = Duration::from_secs(self.unload_after_secs);
         config
     }
@@ -93,6 +114,15 @@ pub struct ConnectionConfig {
     pub idle_timeout: Duration,
     /// A write that makes no progress for this long closes the connection.
     pub write_timeout: Duration,
+    /// Messages per second one connection may send, sustained (beyond it the server reads its
+    /// socket more slowly; nothing is dropped).
+    pub messages_per_second: f64,
+    /// Messages one connection may send at once above the sustained rate.
+    pub message_burst: u32,
+    /// WebSocket connections the server accepts in all (more are refused with HTTP 503).
+    pub max_connections: usize,
+    /// WebSocket connections one board accepts (more are refused with HTTP 503).
+    pub max_connections_per_board: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -103,6 +133,10 @@ impl Default for ConnectionConfig {
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(40),
             write_timeout: Duration::from_secs(10),
+            messages_per_second: 200.0,
+            message_burst: 1000,
+            max_connections: 20_000,
+            max_connections_per_board: 2_000,
         }
     }
 }

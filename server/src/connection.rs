@@ -5,7 +5,8 @@
 //! client, and closes the socket with the documented code when anything ends it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,9 +25,26 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::ConnectionConfig;
+use crate::rate::TokenBucket;
 use crate::room::{Command, ConnId, JoinError, Kick, Peer, Rooms};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Counts a connection as open (in [`Context::open`]) for as long as it lives.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Open(counter.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// What a connection needs from the rest of the server.
 #[derive(Clone)]
@@ -34,6 +52,8 @@ pub(crate) struct Context {
     pub rooms: Rooms,
     pub config: ConnectionConfig,
     pub shutdown: CancellationToken,
+    /// WebSocket connections this server is serving, for the connection limit.
+    pub open: Arc<AtomicUsize>,
 }
 
 /// Why a connection ended; decides the close frame and the log line.
@@ -89,6 +109,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
+    let _open = Open::new(&ctx.open);
     tracing::info!("connected");
     let (mut sink, mut stream) = ws.split();
     let attachment = ctx.rooms.attach(&board);
@@ -163,6 +184,7 @@ async fn read_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut bucket = TokenBucket::new(config.messages_per_second, config.message_burst);
     loop {
         let frame = match timeout(config.idle_timeout, stream.next()).await {
             Err(_) => return Ending::Silent,
@@ -173,6 +195,12 @@ where
         match frame {
             WsMessage::Binary(bytes) => match codec::decode_frame(&bytes, &config.limits) {
                 Ok(messages) => {
+                    let wait = bucket.take();
+                    if !wait.is_zero() {
+                        // Over its rate: stop reading this socket for a while.
+                        tracing::trace!(wait_ms = wait.as_millis() as u64, "rate limited");
+                        tokio::time::sleep(wait).await;
+                    }
                     if room.send(Command::Frame { conn, messages }).await.is_err() {
                         return Ending::RoomGone;
                     }

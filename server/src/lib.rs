@@ -7,7 +7,8 @@
 //! - [`config`]: the `parcours serve` flags and the tuning values behind them.
 //! - `http`: routes, health checks, the WebSocket upgrade, and the board REST API.
 //! - [`export`]: a board as Markdown, CSV, or a rendered SVG journey map.
-//! - `connection`: one task per WebSocket — decode, forward to the room, write, ping, close.
+//! - `connection`: one task per WebSocket — decode, forward to the room, write, ping, close;
+//!   `rate`: the token bucket that paces a connection's incoming messages.
 //! - `room`: one task per loaded board, owning its Yjs document and presence; its file
 //!   `room/board.rs` holds a board's whole lifecycle.
 //! - [`storage`]: the [`storage::Store`] interface and its sled implementation with group commit.
@@ -19,6 +20,7 @@ pub mod config;
 mod connection;
 pub mod export;
 pub mod http;
+mod rate;
 mod room;
 pub mod storage;
 pub mod telemetry;
@@ -76,6 +78,7 @@ pub async fn run_with_store(
             rooms,
             config: config.connection.clone(),
             shutdown: shutdown.clone(),
+            open: Default::default(),
         },
         tracker: tracker.clone(),
     };

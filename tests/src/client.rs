@@ -187,6 +187,14 @@ impl TestClient {
         })
     }
 
+    /// The number of items in the array type `name` (cheap, unlike [`TestClient::array`]).
+    pub fn array_len(&self, name: &str) -> u32 {
+        self.with_doc(|doc| {
+            let a: ArrayRef = doc.get_or_insert_array(name);
+            a.len(&doc.transact())
+        })
+    }
+
     /// The map type `name` as JSON.
     pub fn map(&self, name: &str) -> serde_json::Value {
         self.with_doc(|doc| {

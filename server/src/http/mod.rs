@@ -65,6 +65,33 @@ async fn board_socket(
             "the server is shutting down",
         );
     }
+    let limits = &state.connections.config;
+    if state
+        .connections
+        .open
+        .load(std::sync::atomic::Ordering::Relaxed)
+        >= limits.max_connections
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_connections",
+            "the server is at its connection limit; retry later",
+        );
+    }
+    let on_board = state
+        .connections
+        .rooms
+        .loaded_room(&board)
+        .map_or(0, |room| {
+            room.attachments.load(std::sync::atomic::Ordering::Relaxed)
+        });
+    if on_board >= limits.max_connections_per_board {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "board_full",
+            "the board is at its connection limit; retry later",
+        );
+    }
     let connections = state.connections.clone();
     let ws_config = websocket::config(&connections.config.limits);
     websocket::upgrade(request, ws_config, &state.tracker, move |ws| {
