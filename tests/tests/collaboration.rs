@@ -123,3 +123,24 @@ async fn boards_are_isolated_from_each_other() {
         .await;
     assert_eq!(marketing.array("cards"), json!(["campaign"]));
 }
+
+#[tokio::test]
+async fn an_edit_that_arrives_before_its_predecessors_is_resolved_by_a_resync() {
+    let server = TestServer::start().await;
+    let url = server.board_url("race");
+    let alice = TestClient::connect(&url).await.unwrap();
+    let bob = TestClient::connect(&url).await.unwrap();
+    // Alice edits twice, but only the second edit is sent, as when a live edit overtakes the
+    // sync step 2 right after a reconnect.
+    let notes = alice.with_doc(|doc| doc.get_or_insert_text("notes"));
+    alice.with_doc(|doc| {
+        use yrs::{Text, Transact};
+        notes.insert(&mut doc.transact_mut(), 0, "first ");
+    });
+    alice.append_text("notes", "second");
+    // The server does not apply it; it asks Alice for a sync step 2, which carries both.
+    bob.wait_for("both edits, in order", |c| {
+        c.text("notes") == "first second"
+    })
+    .await;
+}

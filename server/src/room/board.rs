@@ -433,35 +433,11 @@ impl Board {
     ) -> Result<Result<(), Kick>, Fatal> {
         match message {
             Message::Sync(SyncMessage::SyncStep1(sv)) => replies.push(Reply::Step2(conn, sv)),
-            Message::Sync(message @ (SyncMessage::SyncStep2(_) | SyncMessage::Update(_))) => {
-                let (update, is_live_update) = match message {
-                    SyncMessage::Update(update) => (update, true),
-                    SyncMessage::SyncStep2(update) => (update, false),
-                    SyncMessage::SyncStep1(_) => unreachable!("matched above"),
-                };
-                let applied =
-                    apply::apply_update(self.doc(), &update).map_err(|_| Fatal::Poisoned)?;
-                if let Some(diff) = applied.diff {
-                    produced.updates.push(diff);
-                    produced.origins.push(conn);
-                }
-                if applied.missing_predecessors {
-                    // Not applied. A live update can overtake the sender's sync step 2 right after
-                    // a reconnect; asking again (a fresh step 1) makes a stock client send a step 2
-                    // with everything the board lacks, in order. A step 2 with gaps is not asked
-                    // again: its sender lacks the predecessors itself.
-                    tracing::debug!(conn, "update does not continue its clients' sequences");
-                    if is_live_update {
-                        replies.push(Reply::Step1(conn));
-                    }
-                }
-                if let Some(reason) = applied.rejected {
-                    tracing::warn!(conn, %reason, "invalid update");
-                    return Ok(Err(Kick {
-                        code: CloseCode::InvalidPayload,
-                        reason: "invalid update",
-                    }));
-                }
+            Message::Sync(SyncMessage::SyncStep2(update)) => {
+                return self.integrate(conn, &update, false, produced, replies);
+            }
+            Message::Sync(SyncMessage::Update(update)) => {
+                return self.integrate(conn, &update, true, produced, replies);
             }
             Message::Awareness(update) => self.apply_awareness(conn, update),
             Message::AwarenessQuery => {
@@ -477,6 +453,41 @@ impl Board {
                     reason: "unknown message type",
                 }));
             }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Applies a sync step 2 (`live` false) or an update (`live` true) from `conn`; what changed
+    /// joins the batch to be stored and broadcast. `Ok(Err(kick))` ends the sender.
+    fn integrate(
+        &mut self,
+        conn: ConnId,
+        update: &[u8],
+        live: bool,
+        produced: &mut Produced,
+        replies: &mut Vec<Reply>,
+    ) -> Result<Result<(), Kick>, Fatal> {
+        let applied = apply::apply_update(self.doc(), update).map_err(|_| Fatal::Poisoned)?;
+        if let Some(diff) = applied.diff {
+            produced.updates.push(diff);
+            produced.origins.push(conn);
+        }
+        if applied.missing_predecessors {
+            // Not applied. A live update can overtake the sender's sync step 2 right after a
+            // reconnect; asking again (a fresh step 1) makes a stock client send a step 2 with
+            // everything the board lacks, in order. A step 2 with gaps is not asked again: its
+            // sender lacks the predecessors itself.
+            tracing::debug!(conn, "update does not continue its clients' sequences");
+            if live {
+                replies.push(Reply::Step1(conn));
+            }
+        }
+        if let Some(reason) = applied.rejected {
+            tracing::warn!(conn, %reason, "invalid update");
+            return Ok(Err(Kick {
+                code: CloseCode::InvalidPayload,
+                reason: "invalid update",
+            }));
         }
         Ok(Ok(()))
     }
