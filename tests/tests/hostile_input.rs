@@ -148,3 +148,140 @@ async fn crafted_pending_updates_cannot_take_a_board_down() {
         })
         .await;
 }
+
+/// Deterministic pseudo-random numbers (xorshift), so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn var(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// One adversarial frame of a random kind.
+fn hostile_frame(rng: &mut Rng) -> Vec<u8> {
+    match rng.below(9) {
+        // Random bytes, sometimes after a valid-looking header.
+        0 => {
+            let len = rng.below(300) as usize;
+            rng.bytes(len)
+        }
+        1 => {
+            let mut f = vec![0, rng.below(3) as u8];
+            let len = rng.below(200) as usize;
+            f.extend(rng.bytes(len));
+            f
+        }
+        // Huge declared lengths.
+        2 => vec![0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3],
+        3 => vec![1, 0xff, 0xff, 0xff, 0x7f],
+        // Deeply nested values inside an update.
+        4 => {
+            let mut update = vec![1, 1, 5, 0, 0b1000, 1, 1, b'r', 1];
+            for _ in 0..(100 + rng.below(5000)) {
+                update.extend([117, 1]);
+            }
+            update.extend([126, 0]);
+            let mut f = vec![0, 2];
+            var(update.len() as u64, &mut f);
+            f.extend(update);
+            f
+        }
+        // Awareness whose state is invalid UTF-8 or not JSON.
+        5 => {
+            let state: Vec<u8> = if rng.below(2) == 0 {
+                vec![0xff, 0xfe, b'{']
+            } else {
+                b"{nope".to_vec()
+            };
+            let mut payload = vec![1];
+            var(rng.below(1 << 32), &mut payload);
+            var(1, &mut payload);
+            var(state.len() as u64, &mut payload);
+            payload.extend(state);
+            let mut f = vec![1];
+            var(payload.len() as u64, &mut f);
+            f.extend(payload);
+            f
+        }
+        // An update that references items nobody has (origin on an unknown client).
+        6 => {
+            let client = 1 + rng.below(1 << 40);
+            let mut update = vec![1, 1];
+            var(client, &mut update);
+            update.push(0); // clock 0
+            update.push(0b1000_0100); // string content with an origin
+            var(1 + rng.below(1 << 40), &mut update); // origin client nobody has
+            var(rng.below(1000), &mut update); // origin clock
+            update.extend([3, b'b', b'a', b'd', 0]);
+            let mut f = vec![0, 2];
+            var(update.len() as u64, &mut f);
+            f.extend(update);
+            f
+        }
+        // Out-of-order steps: a step 2 of garbage, a step 1 with a huge state vector claim.
+        7 => vec![0, 1, 4, 1, 1, 1, 1],
+        _ => vec![0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x0f],
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_client_cannot_stop_honest_ones_from_converging() {
+    let server = TestServer::start().await;
+    let url = server.board_url("siege");
+    let alice = TestClient::connect(&url).await.unwrap();
+    let bob = TestClient::connect(&url).await.unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut hostile = TestClient::connect(&url).await.unwrap();
+    let mut closed_by_server = 0;
+    // Bounded: 400 adversarial frames, interleaved with honest edits.
+    for round in 0..400 {
+        if !hostile.is_open_after(std::time::Duration::ZERO).await {
+            closed_by_server += 1;
+            hostile = TestClient::open(&url, yrs::Doc::new()).await.unwrap();
+        }
+        if rng.below(10) == 0 {
+            hostile.send_text("{\"hello\": 1}");
+        } else {
+            hostile.send_raw(hostile_frame(&mut rng));
+        }
+        if round % 20 == 0 {
+            alice.push("cards", &format!("alice {round}"));
+            bob.push("cards", &format!("bob {round}"));
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        closed_by_server > 10,
+        "bad frames closed their connections ({closed_by_server})"
+    );
+    for client in [&alice, &bob] {
+        client
+            .wait_for("all 40 honest cards", |c| {
+                c.array("cards").as_array().unwrap().len() == 40
+            })
+            .await;
+    }
+    assert_eq!(alice.array("cards"), bob.array("cards"));
+    assert_eq!(http_get(server.addr, "/healthz").await.0, 200);
+    // And a newcomer still gets the whole board.
+    let carol = TestClient::connect(&url).await.unwrap();
+    assert_eq!(carol.array("cards"), alice.array("cards"));
+}
