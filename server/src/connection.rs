@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::ConnectionConfig;
+use crate::metrics::Metrics;
 use crate::rate::TokenBucket;
 use crate::room::{Command, ConnId, JoinError, Kick, Peer, Rooms};
 
@@ -54,6 +55,8 @@ pub(crate) struct Context {
     pub shutdown: CancellationToken,
     /// WebSocket connections this server is serving, for the connection limit.
     pub open: Arc<AtomicUsize>,
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why a connection ended; decides the close frame and the log line.
@@ -144,8 +147,8 @@ where
                     biased;
                     _ = ctx.shutdown.cancelled() => Ending::Shutdown,
                     kick = &mut kicked => kick.map_or(Ending::RoomGone, Ending::Kicked),
-                    ending = read_loop(&mut stream, &room, conn, &ctx.config) => ending,
-                    ending = write_loop(&mut sink, &mut queued, &ctx.config) => ending,
+                    ending = read_loop(&mut stream, &room, conn, &ctx.config, &ctx.metrics) => ending,
+                    ending = write_loop(&mut sink, &mut queued, &ctx.config, &ctx.metrics) => ending,
                 }
             }
         }
@@ -161,6 +164,15 @@ where
     } else if matches!(ending, Ending::ClientClosed) {
         // tungstenite queued the reply to the client's close frame; this sends it.
         let _ = timeout(ctx.config.write_timeout, sink.close()).await;
+    }
+    let label = match (&ending, ending.close_frame()) {
+        (_, Some((code, _))) => code.code().to_string(),
+        (Ending::ClientClosed, None) => "client".to_owned(),
+        _ => "lost".to_owned(),
+    };
+    ctx.metrics.closed(&label);
+    if matches!(ending, Ending::Violation(..)) {
+        ctx.metrics.refused_messages.inc();
     }
     let duration_ms = started.elapsed().as_millis() as u64;
     match &ending {
@@ -180,6 +192,7 @@ async fn read_loop<S>(
     room: &mpsc::Sender<Command>,
     conn: ConnId,
     config: &ConnectionConfig,
+    metrics: &Metrics,
 ) -> Ending
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -195,8 +208,11 @@ where
         match frame {
             WsMessage::Binary(bytes) => match codec::decode_frame(&bytes, &config.limits) {
                 Ok(messages) => {
+                    metrics.frames_in.inc();
+                    metrics.bytes_in.inc_by(bytes.len() as u64);
                     let wait = bucket.take();
                     if !wait.is_zero() {
+                        metrics.rate_limited.inc();
                         // Over its rate: stop reading this socket for a while.
                         tracing::trace!(wait_ms = wait.as_millis() as u64, "rate limited");
                         tokio::time::sleep(wait).await;
@@ -233,6 +249,7 @@ async fn write_loop<S>(
     sink: &mut SplitSink<WebSocketStream<S>, WsMessage>,
     queued: &mut mpsc::Receiver<Bytes>,
     config: &ConnectionConfig,
+    metrics: &Metrics,
 ) -> Ending
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -251,6 +268,8 @@ where
                 // Queue everything that is waiting, then flush once: one syscall for a burst.
                 let write = async {
                     for frame in batch.drain(..) {
+                        metrics.frames_out.inc();
+                        metrics.bytes_out.inc_by(frame.len() as u64);
                         sink.feed(WsMessage::Binary(frame)).await?;
                     }
                     sink.flush().await

@@ -12,6 +12,7 @@
 //! - `room`: one task per loaded board, owning its Yjs document and presence; its file
 //!   `room/board.rs` holds a board's whole lifecycle.
 //! - [`storage`]: the [`storage::Store`] interface and its sled implementation with group commit.
+//! - [`metrics`]: counters and histograms served at `/metrics`.
 //! - [`telemetry`]: log set-up for the binary.
 //!
 //! The wire protocol itself lives in the `client-protocol` crate, shared with clients.
@@ -20,6 +21,7 @@ pub mod config;
 mod connection;
 pub mod export;
 pub mod http;
+pub mod metrics;
 mod rate;
 mod room;
 pub mod storage;
@@ -67,11 +69,13 @@ pub async fn run_with_store(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let tracker = TaskTracker::new();
+    let metrics = Arc::new(metrics::Metrics::new());
     let rooms = room::Rooms::new(
         store.clone(),
         config.room.clone(),
         shutdown.clone(),
         tracker.clone(),
+        metrics.clone(),
     );
     let state = http::AppState {
         connections: connection::Context {
@@ -79,6 +83,7 @@ pub async fn run_with_store(
             config: config.connection.clone(),
             shutdown: shutdown.clone(),
             open: Default::default(),
+            metrics,
         },
         tracker: tracker.clone(),
     };

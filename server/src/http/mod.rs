@@ -4,6 +4,7 @@
 //! |------------------------|-------------------------------------------------------------|
 //! | `GET /boards/{id}`     | WebSocket: the y-websocket protocol for board `id`          |
 //! | `GET /healthz`         | 200 while the process is up                                 |
+//! | `GET /metrics`        | Prometheus / OpenMetrics text ([`crate::metrics`])          |
 //! | `GET /readyz`          | 200 while accepting connections, 503 once shutting down    |
 
 pub mod api;
@@ -34,6 +35,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/boards/{board_id}", get(board_socket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(api::routes())
         .fallback(not_found)
         .with_state(state)
@@ -72,6 +74,7 @@ async fn board_socket(
         .load(std::sync::atomic::Ordering::Relaxed)
         >= limits.max_connections
     {
+        state.connections.metrics.refused("too_many_connections");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_connections",
@@ -86,6 +89,7 @@ async fn board_socket(
             room.attachments.load(std::sync::atomic::Ordering::Relaxed)
         });
     if on_board >= limits.max_connections_per_board {
+        state.connections.metrics.refused("board_full");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "board_full",
@@ -111,6 +115,25 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     } else {
         error(StatusCode::NOT_FOUND, "not_found", uri.path())
     }
+}
+
+/// Prometheus / OpenMetrics text.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let connections = &state.connections;
+    let open = connections.open.load(std::sync::atomic::Ordering::Relaxed);
+    connections.metrics.connections.set(open as i64);
+    connections
+        .metrics
+        .boards_loaded
+        .set(connections.rooms.loaded() as i64);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        connections.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

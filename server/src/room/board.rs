@@ -45,6 +45,7 @@ use super::handle::{
 use super::presence::{self, Presence};
 use super::registry::Rooms;
 use crate::config::RoomConfig;
+use crate::metrics::Metrics;
 use crate::storage::{BoardSummary, LogSeq, Store, StoreError};
 use client_protocol::schema::Board as BoardView;
 
@@ -54,6 +55,7 @@ pub(super) struct Context {
     pub store: Arc<dyn Store>,
     pub config: RoomConfig,
     pub shutdown: CancellationToken,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A connection as the room sees it.
@@ -161,7 +163,10 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         ctx,
     };
     match board.serve(&mut commands).await {
-        Ok(Exit::Unloaded) => tracing::info!("board unloaded"),
+        Ok(Exit::Unloaded) => {
+            board.ctx.metrics.unloads.inc();
+            tracing::info!("board unloaded");
+        }
         Ok(Exit::Shutdown) => {
             board.kick_all(Kick {
                 code: CloseCode::GoingAway,
@@ -484,6 +489,7 @@ impl Board {
         }
         if let Some(reason) = applied.rejected {
             tracing::warn!(conn, %reason, "invalid update");
+            self.ctx.metrics.refused_messages.inc();
             return Ok(Err(Kick {
                 code: CloseCode::InvalidPayload,
                 reason: "invalid update",
@@ -505,6 +511,14 @@ impl Board {
             duration_us = started.elapsed().as_micros() as u64,
             "batch durable"
         );
+        let metrics = &self.ctx.metrics;
+        metrics
+            .persist_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.updates_stored.inc_by(produced.updates.len() as u64);
+        metrics
+            .update_bytes_stored
+            .inc_by(produced.updates.iter().map(|u| u.len() as u64).sum());
         self.last_seq = Some(seq);
         self.log_updates += produced.updates.len();
         for (update, origin) in produced.updates.iter().zip(produced.origins) {
@@ -667,6 +681,7 @@ impl Board {
             .checkpoint(&self.handle.board, snapshot, through, summary)
             .await
             .map_err(Fatal::Storage)?;
+        self.ctx.metrics.compactions.inc();
         tracing::info!(
             snapshot_bytes,
             folded_updates = self.log_updates,

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::board;
 use super::handle::{Attachment, RoomHandle};
 use crate::config::RoomConfig;
+use crate::metrics::Metrics;
 use crate::storage::Store;
 
 /// Shared state of the registry.
@@ -27,6 +28,7 @@ struct Inner {
     config: RoomConfig,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    metrics: Arc<Metrics>,
 }
 
 /// The registry of loaded boards; cheap to clone.
@@ -42,6 +44,7 @@ impl Rooms {
         config: RoomConfig,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Rooms {
             inner: Arc::new(Inner {
@@ -50,6 +53,7 @@ impl Rooms {
                 config,
                 shutdown,
                 tracker,
+                metrics,
             }),
         }
     }
@@ -87,6 +91,7 @@ impl Rooms {
                 store: self.inner.store.clone(),
                 config: self.inner.config.clone(),
                 shutdown: self.inner.shutdown.clone(),
+                metrics: self.inner.metrics.clone(),
             },
         ));
         handle
