@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
@@ -239,6 +240,10 @@ where
 fn read_error(error: WsError) -> Ending {
     match error {
         WsError::Capacity(e) => Ending::Violation(CloseCode::MessageTooBig, e.to_string()),
+        // A peer that drops the TCP connection is gone, not misbehaving.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            Ending::Lost("connection reset without a close frame".into())
+        }
         WsError::Protocol(e) => Ending::Violation(CloseCode::ProtocolError, e.to_string()),
         WsError::Utf8(e) => Ending::Violation(CloseCode::ProtocolError, e.to_string()),
         other => Ending::Lost(other.to_string()),

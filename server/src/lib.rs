@@ -12,6 +12,7 @@
 //! - `room`: one task per loaded board, owning its Yjs document and presence; its file
 //!   `room/board.rs` holds a board's whole lifecycle.
 //! - [`storage`]: the [`storage::Store`] interface and its sled implementation with group commit.
+//! - [`ops`]: operator tools on a data directory (`fsck`, `backup`, `restore`).
 //! - [`metrics`]: counters and histograms served at `/metrics`.
 //! - [`telemetry`]: log set-up for the binary.
 //!
@@ -22,6 +23,7 @@ mod connection;
 pub mod export;
 pub mod http;
 pub mod metrics;
+pub mod ops;
 mod rate;
 mod room;
 pub mod storage;

@@ -3,11 +3,13 @@
 
 mod board_cli;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use parcours_server::config::ServeArgs;
+use parcours_server::storage::Store as _;
 use tokio_util::sync::CancellationToken;
 
 /// Parcours: a real-time collaboration server for customer-journey boards.
@@ -25,6 +27,29 @@ enum Command {
     /// Read, watch and edit a live board from the command line (through a running server).
     #[command(subcommand)]
     Board(board_cli::BoardCommand),
+    /// Check that every board stored in a data directory loads (stop the server first).
+    Fsck {
+        /// The server's data directory.
+        data_dir: PathBuf,
+        /// One JSON object per board instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export every readable board of a data directory to a file (stop the server first).
+    Backup {
+        /// The server's data directory.
+        data_dir: PathBuf,
+        /// The backup file to write (JSON Lines).
+        output: PathBuf,
+    },
+    /// Import a backup into a data directory, merging with boards already there (stop the
+    /// server first).
+    Restore {
+        /// The server's data directory.
+        data_dir: PathBuf,
+        /// The backup file to read.
+        input: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -32,6 +57,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => report(serve(args)),
         Command::Board(command) => report(client_runtime(board_cli::run(command))),
+        Command::Fsck { data_dir, json } => match client_runtime(fsck(data_dir, json)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(error) => report(Err(error)),
+        },
+        Command::Backup { data_dir, output } => report(client_runtime(backup(data_dir, output))),
+        Command::Restore { data_dir, input } => report(client_runtime(restore(data_dir, input))),
     }
 }
 
@@ -45,16 +77,94 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Runs a client command on a small runtime; client commands log warnings only.
-fn client_runtime(
-    work: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
+/// Runs a client or operator command on a small runtime; such commands log warnings only.
+fn client_runtime<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     let _ = parcours_server::telemetry::init(parcours_server::config::LogFormat::Pretty, "warn");
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?
         .block_on(work)
+}
+
+fn open_store(data_dir: &std::path::Path) -> anyhow::Result<parcours_server::storage::SledStore> {
+    if !data_dir.is_dir() {
+        anyhow::bail!("{} is not a data directory", data_dir.display());
+    }
+    parcours_server::storage::SledStore::open(data_dir).with_context(|| {
+        format!(
+            "opening {} (is a server running on it?)",
+            data_dir.display()
+        )
+    })
+}
+
+/// Prints one line per board; returns whether every board loads.
+async fn fsck(data_dir: PathBuf, json: bool) -> anyhow::Result<bool> {
+    let store = open_store(&data_dir)?;
+    let checks = parcours_server::ops::fsck(&store).await?;
+    for check in &checks {
+        if json {
+            println!("{}", serde_json::to_string(check)?);
+        } else {
+            println!(
+                "{:<8} {:<40} snapshot {:>9} B  log {:>6} updates {:>9} B  {:>5} cards  {}",
+                check.status,
+                check.board,
+                check.snapshot_bytes,
+                check.log_updates,
+                check.log_bytes,
+                check.cards,
+                check.problem.as_deref().unwrap_or(&check.title),
+            );
+        }
+    }
+    let corrupt = checks.iter().filter(|c| c.status != "ok").count();
+    eprintln!("{} boards checked, {corrupt} corrupt", checks.len());
+    Ok(corrupt == 0)
+}
+
+async fn backup(data_dir: PathBuf, output: PathBuf) -> anyhow::Result<()> {
+    let store = open_store(&data_dir)?;
+    let file =
+        std::fs::File::create(&output).with_context(|| format!("creating {}", output.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let checks = parcours_server::ops::backup(&store, &mut out).await?;
+    out.into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()
+        .context("syncing the backup file")?;
+    let skipped: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status != "ok")
+        .map(|c| c.board.as_str())
+        .collect();
+    eprintln!(
+        "{} boards written to {}",
+        checks.len() - skipped.len(),
+        output.display()
+    );
+    if !skipped.is_empty() {
+        anyhow::bail!(
+            "left out corrupt boards (see parcours fsck): {}",
+            skipped.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn restore(data_dir: PathBuf, input: PathBuf) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&data_dir)?;
+    let store = open_store(&data_dir)?;
+    let text =
+        std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
+    let lines = text.lines().count() as u64;
+    let restored = parcours_server::ops::restore(&store, text.as_bytes(), lines).await?;
+    store.flush().await?;
+    eprintln!("{restored} boards restored into {}", data_dir.display());
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
