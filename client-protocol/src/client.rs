@@ -263,9 +263,19 @@ impl Client {
         self.shared.status.borrow().clone()
     }
 
-    /// A receiver that sees every status change.
+    /// A receiver that sees every status change. Do not keep a `Ref` it hands out (from
+    /// `borrow` or `wait_for`) across an await: the client cannot record a new status while one
+    /// is held. [`Client::wait_for_status`] is the safe way to wait.
     pub fn status_changes(&self) -> watch::Receiver<Status> {
         self.shared.status.subscribe()
+    }
+
+    /// Waits until the status satisfies `condition` (at once if it already does) and returns a
+    /// copy of it; `None` if the client stopped first.
+    pub async fn wait_for_status(&self, condition: impl Fn(&Status) -> bool) -> Option<Status> {
+        let mut status = self.shared.status.subscribe();
+        let matched = status.wait_for(|s| condition(s)).await;
+        matched.ok().map(|s| s.clone())
     }
 
     /// Waits until the client is synced with the server (at once if it already is). Returns

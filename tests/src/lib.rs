@@ -4,10 +4,12 @@
 //! - [`ServerProcess`]: the `parcours` binary as a child process, for crash (`kill -9`) and
 //!   signal tests.
 //! - [`TestClient`]: a small y-websocket client on yrs, able to send raw frames too.
+//! - [`faults`]: the real sled store with writes that fail on demand (full disk, I/O error).
 //! - [`node`]: runs the real JS client (`yjs` + `y-websocket` from npm) installed from
 //!   `tests/js/package-lock.json`.
 
 pub mod client;
+pub mod faults;
 pub mod node;
 pub mod process;
 pub mod server;

@@ -35,6 +35,31 @@ impl TestServer {
         Self::launch(config, Some(temp)).await
     }
 
+    /// Starts a server on a store the caller made (for fault injection), in `dir`.
+    pub async fn start_with_store(
+        dir: &Path,
+        store: Arc<dyn parcours_server::storage::Store>,
+    ) -> Self {
+        crate::init_logging();
+        let config = ServerConfig::new(dir.to_path_buf());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(parcours_server::run_with_store(
+            listener,
+            config.clone(),
+            store,
+            shutdown.clone(),
+        ));
+        TestServer {
+            addr,
+            config,
+            _temp: None,
+            shutdown,
+            task,
+        }
+    }
+
     /// Starts a server on a directory the caller owns (for example one a crashed process left).
     pub async fn start_in(dir: &Path) -> Self {
         Self::launch(ServerConfig::new(dir.to_path_buf()), None).await

@@ -170,3 +170,74 @@ async fn compacted_and_unloaded_boards_load_back_complete() {
         .unwrap();
     assert_eq!(after_restart.array("cards"), expected);
 }
+
+#[tokio::test]
+async fn a_storage_failure_refuses_writes_loses_nothing_stored_and_recovers() {
+    use client_protocol::client::{Client, ClientOptions, Status};
+    use parcours_e2e::faults::FaultyStore;
+    use yrs::{Array, Transact};
+
+    let data = tempfile::tempdir().unwrap();
+    let store = FaultyStore::open(data.path());
+    let server = TestServer::start_with_store(data.path(), store.clone()).await;
+    let url = server.board_url("disk");
+    let options = ClientOptions {
+        backoff_initial: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(300),
+        ..ClientOptions::default()
+    };
+    let writer = Client::connect(&url, options).await.unwrap();
+    let cards = writer.doc().get_or_insert_array("cards");
+    cards.push_back(&mut writer.doc().transact_mut(), "stored before");
+    writer.flush().await.unwrap();
+
+    // The disk fills up: the next edit cannot be stored, and the writer is told so (4507).
+    store.fail_writes(true);
+    cards.push_back(
+        &mut writer.doc().transact_mut(),
+        "written while the disk was full",
+    );
+    let refused = tokio::time::timeout(
+        parcours_e2e::PATIENCE,
+        writer.wait_for_status(|s| {
+            matches!(
+                s,
+                Status::Disconnected {
+                    code: Some(4507),
+                    ..
+                }
+            )
+        }),
+    )
+    .await;
+    assert!(
+        matches!(refused, Ok(Some(_))),
+        "the writer was closed with 4507"
+    );
+    // Nobody saw the unstored edit.
+    let reader = TestClient::connect(&url).await.unwrap();
+    assert_eq!(reader.array("cards"), json!(["stored before"]));
+
+    // Space is freed: the writer's reconnect delivers the edit it kept.
+    store.fail_writes(false);
+    reader
+        .wait_for("the edit made during the outage", |c| {
+            c.array_len("cards") == 2
+        })
+        .await;
+    drop(writer);
+    drop(reader);
+    server.stop().await;
+    drop(store); // closes the database, so that a new server can open the directory
+
+    // And everything is on disk.
+    let server = TestServer::start_in(data.path()).await;
+    let after = TestClient::connect(&server.board_url("disk"))
+        .await
+        .unwrap();
+    assert_eq!(
+        after.array("cards"),
+        json!(["stored before", "written while the disk was full"])
+    );
+    server.stop().await;
+}

@@ -78,14 +78,13 @@ async fn the_sdk_reconnects_after_a_restart_and_merges_edits_made_offline() {
 
     // The server goes away; the participant keeps working.
     let restarting = tokio::spawn(server.restart_on_same_port(Duration::from_millis(500)));
-    let mut status = client.status_changes();
     tokio::time::timeout(
         PATIENCE,
-        status.wait_for(|s| matches!(s, Status::Disconnected { .. } | Status::Connecting)),
+        client.wait_for_status(|s| matches!(s, Status::Disconnected { .. } | Status::Connecting)),
     )
     .await
     .expect("the client noticed the outage")
-    .unwrap();
+    .expect("the client is running");
     cards.push_back(&mut client.doc().transact_mut(), "offline");
     let server = restarting.await.unwrap();
 
