@@ -33,6 +33,9 @@ pub enum CloseCode {
     Timeout = 4008,
     /// 4410: the board was deleted. Do not reconnect to it.
     BoardDeleted = 4410,
+    /// 4413: the update would make the board larger than the server allows. Do not resend it;
+    /// the board itself is fine and other edits still work.
+    BoardTooLarge = 4413,
     /// 4503: the board could not be loaded from storage. Retry later with backoff; the stored board
     /// is untouched.
     BoardUnavailable = 4503,
@@ -62,6 +65,7 @@ impl CloseCode {
             Resync,
             Timeout,
             BoardDeleted,
+            BoardTooLarge,
             BoardUnavailable,
             StorageFailure,
         ]
@@ -78,6 +82,7 @@ impl CloseCode {
                 | CloseCode::InvalidPayload
                 | CloseCode::MessageTooBig
                 | CloseCode::BoardDeleted
+                | CloseCode::BoardTooLarge
         )
     }
 }
@@ -89,7 +94,7 @@ mod tests {
     #[test]
     fn every_code_round_trips_through_its_number() {
         for code in [
-            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4503, 4507,
+            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4410, 4413, 4503, 4507,
         ] {
             assert_eq!(CloseCode::from_code(code).unwrap().code(), code);
         }

@@ -60,6 +60,14 @@ pub struct ServeArgs {
     #[arg(long, env = "PARCOURS_MAX_CONNECTIONS_PER_BOARD", default_value_t = ConnectionConfig::default().max_connections_per_board)]
     pub max_connections_per_board: usize,
 
+    /// Largest a board may grow, in stored bytes.
+    #[arg(long, env = "PARCOURS_MAX_BOARD_BYTES", default_value_t = RoomConfig::default().max_board_bytes)]
+    pub max_board_bytes: u64,
+
+    /// Boards kept loaded before idle ones are unloaded early.
+    #[arg(long, env = "PARCOURS_MAX_LOADED_BOARDS", default_value_t = RoomConfig::default().max_loaded_boards)]
+    pub max_loaded_boards: usize,
+
     /// Seconds a board stays loaded after its last participant leaves.
     #[arg(long, env = "PARCOURS_UNLOAD_AFTER_SECS", default_value_t = 30)]
     pub unload_after_secs: u64,
@@ -75,6 +83,8 @@ impl ServeArgs {
         config.connection.max_connections = self.max_connections;
         config.connection.max_connections_per_board = self.max_connections_per_board;
         config.room.unload_grace = Duration::from_secs(self.unload_after_secs);
+        config.room.max_board_bytes = self.max_board_bytes;
+        config.room.max_loaded_boards = self.max_loaded_boards;
         config
     }
 }
@@ -156,6 +166,12 @@ pub struct RoomConfig {
     pub compact_after_updates: usize,
     /// …or this many bytes.
     pub compact_after_bytes: u64,
+    /// Largest a board may grow, in stored bytes (snapshot plus log); an update that would take it
+    /// past this is refused with [`client_protocol::CloseCode::BoardTooLarge`].
+    pub max_board_bytes: u64,
+    /// Boards kept loaded; past this, boards nobody is on are unloaded at once (longest idle
+    /// first) instead of after their grace period.
+    pub max_loaded_boards: usize,
 }
 
 impl Default for RoomConfig {
@@ -167,6 +183,8 @@ impl Default for RoomConfig {
             awareness_timeout: Duration::from_secs(30),
             compact_after_updates: 1000,
             compact_after_bytes: 8 * 1024 * 1024,
+            max_board_bytes: 256 * 1024 * 1024,
+            max_loaded_boards: 10_000,
         }
     }
 }

@@ -123,3 +123,59 @@ async fn connections_beyond_the_limits_are_refused_before_the_upgrade() {
     assert_eq!(status, 503);
     assert!(body.contains("too_many_connections"), "{body}");
 }
+
+#[tokio::test]
+async fn an_update_that_would_make_the_board_too_large_is_refused_and_the_board_stays_usable() {
+    let server = TestServer::start_with(|c| c.room.max_board_bytes = 8 * 1024).await;
+    let url = server.board_url("capped");
+    let small = TestClient::connect(&url).await.unwrap();
+    small.push("cards", "a small card");
+    let big = TestClient::connect(&url).await.unwrap();
+    big.append_text("notes", &"x".repeat(16 * 1024));
+    assert_eq!(big.closed().await.map(|(code, _)| code), Some(4413));
+    small.push("cards", "another small card");
+    let witness = TestClient::connect(&url).await.unwrap();
+    witness
+        .wait_for("both small cards", |c| c.array_len("cards") == 2)
+        .await;
+    assert_eq!(
+        witness.text("notes"),
+        "",
+        "the oversize edit was not applied"
+    );
+}
+
+#[tokio::test]
+async fn past_the_loaded_boards_limit_idle_boards_are_unloaded_early_and_kept() {
+    let server = TestServer::start_with(|c| {
+        c.room.max_loaded_boards = 2;
+        c.room.unload_grace = Duration::from_secs(3600);
+    })
+    .await;
+    for board in ["b1", "b2", "b3", "b4"] {
+        let client = TestClient::connect(&server.board_url(board)).await.unwrap();
+        client.push("cards", board);
+        let witness = TestClient::connect(&server.board_url(board)).await.unwrap();
+        witness
+            .wait_for("the card", |c| c.array_len("cards") == 1)
+            .await;
+        client.close().await;
+        witness.close().await;
+    }
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, body) = parcours_e2e::http_get(server.addr, "/readyz").await;
+        let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if ready["boards_loaded"].as_u64().unwrap() <= 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "idle boards stayed loaded: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Unloaded boards come back complete.
+    let back = TestClient::connect(&server.board_url("b1")).await.unwrap();
+    assert_eq!(back.array("cards"), serde_json::json!(["b1"]));
+}

@@ -115,6 +115,8 @@ struct Board {
     /// Updates and bytes in the stored log since the last snapshot.
     log_updates: usize,
     log_bytes: u64,
+    /// Size of the last snapshot, in bytes (with `log_bytes`, the board's stored size).
+    snapshot_bytes: u64,
     /// Position of the newest stored update.
     last_seq: Option<LogSeq>,
     /// Since when no connection has been in the room.
@@ -158,6 +160,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         presence: Presence::default(),
         log_updates: stored.log_updates,
         log_bytes: stored.log_bytes,
+        snapshot_bytes: stored.snapshot_bytes as u64,
         last_seq: stored.last_seq,
         idle_since: None,
         ctx,
@@ -269,6 +272,13 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
     .map_err(|e| StoreError::Backend(format!("load task failed: {e}").into()))?
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis() as u64)
+        .max(1)
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
@@ -330,6 +340,12 @@ impl Board {
                     replies.push(Reply::Welcome(peer.conn, ready));
                 }
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
+                Command::Evict => {
+                    if self.conns.is_empty() {
+                        // Unload at the next turn of the loop, as if the grace period had passed.
+                        self.idle_since = Some(Instant::now() - self.ctx.config.unload_grace);
+                    }
+                }
                 Command::Api(ApiRequest::Read { reply }) => replies.push(Reply::Read(reply)),
                 Command::Api(ApiRequest::Summary { reply }) => replies.push(Reply::Summary(reply)),
                 Command::Api(ApiRequest::Create { update, reply }) => {
@@ -420,6 +436,13 @@ impl Board {
         self.handle
             .participants
             .store(self.conns.len(), std::sync::atomic::Ordering::Relaxed);
+        // Tell the registry when the board became idle (or busy again), for eviction.
+        let idle_since = &self.handle.idle_since_ms;
+        let was_idle = idle_since.load(std::sync::atomic::Ordering::Relaxed) != 0;
+        if self.conns.is_empty() != was_idle {
+            let value = if self.conns.is_empty() { now_ms() } else { 0 };
+            idle_since.store(value, std::sync::atomic::Ordering::Relaxed);
+        }
         if self.log_updates >= self.ctx.config.compact_after_updates
             || self.log_bytes >= self.ctx.config.compact_after_bytes
         {
@@ -472,6 +495,20 @@ impl Board {
         produced: &mut Produced,
         replies: &mut Vec<Reply>,
     ) -> Result<Result<(), Kick>, Fatal> {
+        let stored = self.snapshot_bytes + self.log_bytes;
+        if stored + update.len() as u64 > self.ctx.config.max_board_bytes {
+            tracing::warn!(
+                conn,
+                stored,
+                update_bytes = update.len(),
+                "board size limit reached"
+            );
+            self.ctx.metrics.refused_messages.inc();
+            return Ok(Err(Kick {
+                code: CloseCode::BoardTooLarge,
+                reason: "the board would exceed its size limit",
+            }));
+        }
         let applied = apply::apply_update(self.doc(), update).map_err(|_| Fatal::Poisoned)?;
         if let Some(diff) = applied.diff {
             produced.updates.push(diff);
@@ -675,6 +712,7 @@ impl Board {
             return Ok(());
         };
         let snapshot_bytes = snapshot.len();
+        self.snapshot_bytes = snapshot_bytes as u64;
         let summary = self.summary();
         self.ctx
             .store

@@ -56,6 +56,8 @@ pub(crate) enum Command {
     Leave { conn: ConnId },
     /// Work asked by the HTTP API.
     Api(ApiRequest),
+    /// Too many boards are loaded: unload now if nobody is on the board.
+    Evict,
 }
 
 /// What the HTTP API asks of a board's room: the room is the board's single owner, so reads see
@@ -108,6 +110,9 @@ pub(crate) struct RoomHandle {
     pub inbox: mpsc::Sender<Command>,
     /// WebSocket connections in the room, as of its last batch (for listings).
     pub participants: Arc<AtomicUsize>,
+    /// When the room last became empty (ms since the Unix epoch; 0 while anyone is on it), so
+    /// the registry can evict the longest idle boards first.
+    pub idle_since_ms: Arc<std::sync::atomic::AtomicU64>,
     /// Connections attached to this room (see [`Attachment`]). Changed only under the registry
     /// lock, so the room can decide to unload without racing a new arrival.
     pub attachments: Arc<AtomicUsize>,

@@ -37,6 +37,22 @@ pub(crate) struct Rooms {
     inner: Arc<Inner>,
 }
 
+/// Asks up to `count` rooms that nobody is on to unload now, longest idle first. A room that
+/// gained a participant meanwhile stays (it checks again itself).
+fn evict_idle(rooms: &HashMap<BoardId, RoomHandle>, count: usize) {
+    let mut idle: Vec<(u64, &RoomHandle)> = rooms
+        .values()
+        .filter(|h| h.attachments.load(Ordering::Acquire) == 0)
+        .map(|h| (h.idle_since_ms.load(Ordering::Relaxed), h))
+        .filter(|(since, _)| *since > 0)
+        .collect();
+    idle.sort_by_key(|(since, _)| *since);
+    for (_, room) in idle.into_iter().take(count) {
+        // A full inbox means the room is busy, hence not idle: skip it.
+        let _ = room.inbox.try_send(super::handle::Command::Evict);
+    }
+}
+
 impl Rooms {
     /// A registry whose rooms persist to `store` and stop at `shutdown`.
     pub fn new(
@@ -68,6 +84,9 @@ impl Rooms {
             _ => {
                 let handle = self.start(board);
                 rooms.insert(board.clone(), handle.clone());
+                if rooms.len() > self.inner.config.max_loaded_boards {
+                    evict_idle(&rooms, rooms.len() - self.inner.config.max_loaded_boards);
+                }
                 handle
             }
         };
@@ -81,6 +100,7 @@ impl Rooms {
             board: board.clone(),
             inbox,
             participants: Arc::new(AtomicUsize::new(0)),
+            idle_since_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             attachments: Arc::new(AtomicUsize::new(0)),
         };
         self.inner.tracker.spawn(board::run(
