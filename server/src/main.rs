@@ -136,20 +136,16 @@ async fn backup(data_dir: PathBuf, output: PathBuf) -> anyhow::Result<()> {
         .map_err(|e| e.into_error())?
         .sync_all()
         .context("syncing the backup file")?;
-    let skipped: Vec<&str> = checks
+    let salvaged: Vec<&str> = checks
         .iter()
         .filter(|c| c.status != "ok")
         .map(|c| c.board.as_str())
         .collect();
-    eprintln!(
-        "{} boards written to {}",
-        checks.len() - skipped.len(),
-        output.display()
-    );
-    if !skipped.is_empty() {
+    eprintln!("{} boards written to {}", checks.len(), output.display());
+    if !salvaged.is_empty() {
         anyhow::bail!(
-            "left out corrupt boards (see parcours fsck): {}",
-            skipped.join(", ")
+            "corrupt boards were salvaged, unreadable records skipped (see parcours fsck): {}",
+            salvaged.join(", ")
         );
     }
     Ok(())

@@ -2,8 +2,10 @@
 //! `parcours fsck` checks that every stored board loads, `parcours backup` exports every board to
 //! one file, `parcours restore` imports such a file.
 //!
-//! A backup is JSON Lines, one board per line: `{"board": id, "createdMs": …, "update": base64}`,
-//! where `update` is the whole board as one lib0 v1 update. Restoring appends each update to its
+//! A backup is JSON Lines, one board per line: `{"board": id, "createdMs": …, "update": base64,
+//! "salvaged": bool}`, where `update` is the whole board as one lib0 v1 update. A corrupt board is
+//! salvaged: every stored record that can still be read is kept, the others are skipped and
+//! reported, and the line says `"salvaged": true`. Restoring appends each update to its
 //! board's log, so restoring into a directory that already holds the board merges the two (CRDT
 //! updates are idempotent) instead of overwriting anything.
 
@@ -41,6 +43,8 @@ pub struct BoardCheck {
     /// What is wrong, for a corrupt board.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Stored records (snapshot and log updates) that could not be read.
+    pub unreadable_records: usize,
 }
 
 /// One board in a backup file.
@@ -50,6 +54,9 @@ struct BackupRecord {
     board: String,
     created_ms: u64,
     update: String,
+    /// Whether records were skipped because they could not be read.
+    #[serde(default)]
+    salvaged: bool,
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -65,8 +72,10 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Rebuilds a board from storage, as the server would when loading it.
-async fn rebuild(store: &SledStore, board: &BoardId) -> Result<(Doc, BoardCheck), BoardCheck> {
+/// Rebuilds a board from storage, as the server would when loading it, salvaging what can be read
+/// of a corrupt one: records that do not apply are skipped and counted. `None` for the document
+/// when not even the records could be listed.
+async fn rebuild(store: &SledStore, board: &BoardId) -> (Option<Doc>, BoardCheck) {
     let mut check = BoardCheck {
         board: board.to_string(),
         status: "ok",
@@ -76,36 +85,68 @@ async fn rebuild(store: &SledStore, board: &BoardId) -> Result<(Doc, BoardCheck)
         cards: 0,
         title: String::new(),
         problem: None,
-    };
-    let corrupt = |mut check: BoardCheck, problem: String| {
-        check.status = "corrupt";
-        check.problem = Some(problem);
-        check
+        unreadable_records: 0,
     };
     let stored = match store.load(board).await {
         Ok(stored) => stored,
-        Err(e) => return Err(corrupt(check, e.to_string())),
+        Err(StoreError::Corrupt { reason, .. }) => {
+            // The snapshot record is unreadable: salvage the log alone.
+            check.status = "corrupt";
+            check.problem = Some(format!("unreadable snapshot: {reason}"));
+            check.unreadable_records = 1;
+            match store.load_log_only(board).await {
+                Ok(stored) => stored,
+                Err(e) => {
+                    check.problem = Some(e.to_string());
+                    return (None, check);
+                }
+            }
+        }
+        Err(e) => {
+            check.status = "corrupt";
+            check.problem = Some(e.to_string());
+            return (None, check);
+        }
     };
     check.snapshot_bytes = stored.snapshot.as_ref().map_or(0, |s| s.len() as u64);
     check.log_updates = stored.updates.len();
     check.log_bytes = stored.log_bytes();
     let doc = Doc::new();
-    for (i, bytes) in stored.snapshot.iter().chain(&stored.updates).enumerate() {
-        match apply_update(&doc, bytes) {
-            Ok(applied) if applied.rejected.is_none() && !applied.missing_predecessors => {}
-            Ok(applied) => {
-                let why = applied
-                    .rejected
-                    .unwrap_or_else(|| "it does not continue its clients' sequences".into());
-                return Err(corrupt(check, format!("record {i} does not apply: {why}")));
+    let mut stored = stored;
+    if let Some(snapshot) = stored.snapshot.take() {
+        let readable = matches!(
+            apply_update(&doc, &snapshot),
+            Ok(applied) if applied.rejected.is_none() && !applied.missing_predecessors
+        );
+        if !readable {
+            // The snapshot is lost, and with it what it covered; the log entries it covered may
+            // still be there (their deletion is the last step of a checkpoint): use them all.
+            check.status = "corrupt";
+            check.unreadable_records += 1;
+            check.problem = Some("the snapshot record does not apply".into());
+            if let Ok(log) = store.load_log_only(board).await {
+                stored.updates = log.updates;
             }
-            Err(e) => return Err(corrupt(check, format!("record {i}: {e}"))),
         }
+    }
+    for (i, bytes) in stored.updates.iter().enumerate() {
+        let problem = match apply_update(&doc, bytes) {
+            Ok(applied) if applied.rejected.is_none() && !applied.missing_predecessors => continue,
+            Ok(applied) => applied
+                .rejected
+                .unwrap_or_else(|| "it does not continue its clients' sequences".into()),
+            Err(e) => e.to_string(),
+        };
+        check.status = "corrupt";
+        check.unreadable_records += 1;
+        check
+            .problem
+            .get_or_insert_with(|| format!("log record {i} does not apply: {problem}"));
     }
     let view = Board::read(&doc.transact());
     check.cards = view.cards.len();
     check.title = view.meta.title;
-    Ok((doc, check))
+    (Some(doc), check)
 }
 
 /// Checks that every stored board loads. Returns one report per board.
@@ -114,9 +155,7 @@ pub async fn fsck(store: &SledStore) -> Result<Vec<BoardCheck>, StoreError> {
     let bar = progress(boards.len() as u64, "checking");
     let mut checks = Vec::with_capacity(boards.len());
     for board in boards {
-        let check = match rebuild(store, &board).await {
-            Ok((_, check)) | Err(check) => check,
-        };
+        let (_, check) = rebuild(store, &board).await;
         if check.status != "ok" {
             bar.suspend(
                 || tracing::warn!(board = %board, problem = ?check.problem, "corrupt board"),
@@ -129,29 +168,27 @@ pub async fn fsck(store: &SledStore) -> Result<Vec<BoardCheck>, StoreError> {
     Ok(checks)
 }
 
-/// Writes every board that loads to `out`; returns the checks (corrupt boards are reported and
-/// left out: a backup never contains what could not be read).
+/// Writes every board to `out`, salvaging what can be read of corrupt ones; returns the checks.
 pub async fn backup(store: &SledStore, out: &mut impl Write) -> anyhow::Result<Vec<BoardCheck>> {
     let boards = store.board_ids()?;
     let bar = progress(boards.len() as u64, "backing up");
     let mut checks = Vec::with_capacity(boards.len());
     for board in boards {
-        match rebuild(store, &board).await {
-            Ok((doc, check)) => {
-                let state = snapshot(&doc).map_err(|e| anyhow::anyhow!("{board}: {e}"))?;
-                let record = BackupRecord {
-                    board: board.to_string(),
-                    created_ms: store
-                        .board_meta(&board)?
-                        .map_or(0, |record| record.created_ms),
-                    update: base64::engine::general_purpose::STANDARD.encode(state),
-                };
-                serde_json::to_writer(&mut *out, &record)?;
-                out.write_all(b"\n")?;
-                checks.push(check);
-            }
-            Err(check) => checks.push(check),
+        let (doc, check) = rebuild(store, &board).await;
+        if let Some(doc) = doc {
+            let state = snapshot(&doc).map_err(|e| anyhow::anyhow!("{board}: {e}"))?;
+            let record = BackupRecord {
+                board: board.to_string(),
+                created_ms: store
+                    .board_meta(&board)?
+                    .map_or(0, |record| record.created_ms),
+                update: base64::engine::general_purpose::STANDARD.encode(state),
+                salvaged: check.unreadable_records > 0,
+            };
+            serde_json::to_writer(&mut *out, &record)?;
+            out.write_all(b"\n")?;
         }
+        checks.push(check);
         bar.inc(1);
     }
     out.flush()?;

@@ -18,10 +18,21 @@ impl ServerProcess {
     /// Starts `binary serve --bind 127.0.0.1:0 --data-dir DIR` and waits for its "listening" log
     /// line to learn the port. Pass `env!("CARGO_BIN_EXE_parcours-under-test")` as `binary`.
     pub fn start(binary: &str, data_dir: &Path) -> Self {
+        Self::start_with_args(binary, data_dir, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra `serve` flags.
+    pub fn start_with_args(binary: &str, data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(binary)
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(["--log-format", "json", "--log-filter", "info"])
+            .args([
+                "--log-format",
+                "json",
+                "--log-filter",
+                "warn,parcours_server=info",
+            ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -58,6 +69,18 @@ impl ServerProcess {
     /// The WebSocket URL of a board.
     pub fn board_url(&self, board: &str) -> String {
         format!("ws://{}/boards/{}", self.addr, board)
+    }
+
+    /// The process's resident memory in bytes (Linux).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .expect("VmRSS in /proc status")
     }
 
     /// `kill -9`: the process gets no chance to flush or clean up.

@@ -70,13 +70,12 @@ async fn a_corrupt_board_is_quarantined_and_reported_while_the_others_keep_worki
     let data = tempfile::tempdir().unwrap();
     boards_in(data.path(), &["good", "bad"]).await;
     {
-        // A snapshot record with a valid header and an update that is not one.
+        // A log record, after the board's snapshot, that is not an update.
         let db = sled::open(data.path()).unwrap();
-        let snapshots = db.open_tree("board_snapshots").unwrap();
-        let mut record = vec![1u8];
-        record.extend(u64::MAX.to_be_bytes());
-        record.extend([0xff, 0xff, 0xff]);
-        snapshots.insert("bad", record).unwrap();
+        let log = db.open_tree("board_updates").unwrap();
+        let mut key = b"bad\0".to_vec();
+        key.extend((u64::MAX - 1).to_be_bytes());
+        log.insert(key, vec![0xff, 0xff, 0xff]).unwrap();
         db.flush().unwrap();
     }
     let dir = data.path().to_str().unwrap();
@@ -111,12 +110,37 @@ async fn a_corrupt_board_is_quarantined_and_reported_while_the_others_keep_worki
         .await;
     server.stop().await;
 
-    // The backup keeps what is readable and says what it left out.
-    let backup = data.path().join("partial.jsonl");
+    // The backup keeps everything readable, salvages the corrupt board's readable records (its
+    // snapshot holds the card), and says so.
+    let backup = data.path().join("salvage.jsonl");
     let (ok, _, err) = parcours(&["backup", dir, backup.to_str().unwrap()]).await;
-    assert!(!ok);
+    assert!(!ok, "a salvage is reported as a failure");
     assert!(err.contains("bad"), "{err}");
     let text = std::fs::read_to_string(&backup).unwrap();
-    assert_eq!(text.lines().count(), 1);
-    assert!(text.contains("\"board\":\"good\""));
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    let record = |board: &str| {
+        records
+            .iter()
+            .find(|r| r["board"] == board)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(record("good")["salvaged"], false);
+    assert_eq!(record("bad")["salvaged"], true);
+    let restored = tempfile::tempdir().unwrap();
+    let (ok, _, err) = parcours(&[
+        "restore",
+        restored.path().to_str().unwrap(),
+        backup.to_str().unwrap(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let server = TestServer::start_in(restored.path()).await;
+    let salvaged = TestClient::connect(&server.board_url("bad")).await.unwrap();
+    assert_eq!(salvaged.array("cards"), json!(["card of bad"]));
+    server.stop().await;
 }

@@ -26,6 +26,8 @@ const META_TREE: &str = "board_meta";
 const SNAPSHOT_TREE: &str = "board_snapshots";
 const UPDATE_TREE: &str = "board_updates";
 const SNAPSHOT_FORMAT: u8 = 1;
+/// sled's page cache, in bytes.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 struct Inner {
     db: sled::Db,
@@ -105,6 +107,9 @@ impl SledStore {
             .path(dir)
             // Durability comes from our own group commit, not from a timer.
             .flush_every_ms(None)
+            // sled's page cache defaults to 1 GiB; boards live in their rooms while loaded, so a
+            // smaller cache costs little and keeps the server's footprint close to its load.
+            .cache_capacity(CACHE_BYTES)
             .open()?;
         let store = SledStore {
             inner: Arc::new(Inner {
@@ -153,6 +158,22 @@ impl SledStore {
                     reason: e.to_string(),
                 }),
         }
+    }
+
+    /// The log of a board without its snapshot (for salvaging a board whose snapshot record is
+    /// unreadable).
+    pub async fn load_log_only(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || {
+            let mut stored = StoredBoard::default();
+            for entry in store.inner.updates.scan_prefix(log_prefix(&board)) {
+                let (key, value) = entry?;
+                stored.last_seq = Some(seq_of(&board, &key)?);
+                stored.updates.push(value.to_vec());
+            }
+            Ok(stored)
+        })
+        .await
     }
 
     fn load_blocking(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
