@@ -68,6 +68,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PARCOURS_MAX_LOADED_BOARDS", default_value_t = RoomConfig::default().max_loaded_boards)]
     pub max_loaded_boards: usize,
 
+    /// Largest REST API request body accepted, in bytes.
+    #[arg(long, env = "PARCOURS_MAX_BODY_BYTES", default_value_t = crate::http::api::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
     /// Seconds a board stays loaded after its last participant leaves.
     #[arg(long, env = "PARCOURS_UNLOAD_AFTER_SECS", default_value_t = 30)]
     pub unload_after_secs: u64,
@@ -84,6 +88,7 @@ impl ServeArgs {
         config.connection.max_connections_per_board = self.max_connections_per_board;
         config.room.unload_grace = Duration::from_secs(self.unload_after_secs);
         config.room.max_board_bytes = self.max_board_bytes;
+        config.max_body_bytes = self.max_body_bytes;
         config.room.max_loaded_boards = self.max_loaded_boards;
         config
     }
@@ -98,6 +103,8 @@ pub struct ServerConfig {
     pub connection: ConnectionConfig,
     /// Per-board settings.
     pub room: RoomConfig,
+    /// Largest REST API request body accepted, in bytes.
+    pub max_body_bytes: usize,
 }
 
 impl ServerConfig {
@@ -107,6 +114,7 @@ impl ServerConfig {
             data_dir,
             connection: ConnectionConfig::default(),
             room: RoomConfig::default(),
+            max_body_bytes: crate::http::api::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

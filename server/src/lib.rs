@@ -88,6 +88,7 @@ pub async fn run_with_store(
             metrics,
         },
         tracker: tracker.clone(),
+        max_body_bytes: config.max_body_bytes,
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(addr = %listener.local_addr()?, "listening");

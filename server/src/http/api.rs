@@ -29,8 +29,8 @@ use crate::export;
 use crate::room::{ApiRequest, BoardState, Command, CreateError};
 use crate::storage::{BoardSummary, StoreError};
 
-/// Largest request body accepted by the API.
-pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Largest request body the API accepts by default (`--max-body-bytes`).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 /// Longest board title accepted.
 const MAX_TITLE_CHARS: usize = 200;
 /// How long a request waits for a board's room.
@@ -70,7 +70,7 @@ const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ApiDoc;
 
 /// The API's routes.
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes(max_body_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/api/templates", get(list_templates))
         .route("/api/boards", get(list_boards).post(create_board))
@@ -82,7 +82,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/boards/{board_id}/lint", get(lint_board))
         .route("/api/boards/{board_id}/map.svg", get(board_map))
         .route("/api/openapi.json", get(openapi))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
 }
 
 /// An error answer: `{"error": "board_not_found", "detail": "…"}`.
@@ -113,7 +113,7 @@ pub(crate) enum ApiError {
     #[error("board {0} already exists")]
     BoardExists(BoardId),
     /// 413 `payload_too_large`.
-    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
+    #[error("the request body is larger than the server accepts (--max-body-bytes)")]
     PayloadTooLarge,
     /// 415 `unsupported_media_type`.
     #[error("send JSON with Content-Type: application/json")]

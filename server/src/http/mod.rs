@@ -27,6 +27,8 @@ use crate::connection;
 pub(crate) struct AppState {
     pub connections: connection::Context,
     pub tracker: TaskTracker,
+    /// Largest REST API request body accepted.
+    pub max_body_bytes: usize,
 }
 
 /// The server's routes.
@@ -36,7 +38,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(api::routes())
+        .merge(api::routes(state.max_body_bytes))
         .fallback(not_found)
         .with_state(state)
 }
