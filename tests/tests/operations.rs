@@ -16,6 +16,19 @@ async fn parcours(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Restores a backup file into a fresh directory with `parcours restore`.
+async fn restore_into_a_new_directory(backup: &std::path::Path) -> tempfile::TempDir {
+    let restored = tempfile::tempdir().unwrap();
+    let (ok, _, err) = parcours(&[
+        "restore",
+        restored.path().to_str().unwrap(),
+        backup.to_str().unwrap(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    restored
+}
+
 /// Writes one card to each board through a running server on `dir`, then stops it.
 async fn boards_in(dir: &std::path::Path, boards: &[&str]) {
     let server = TestServer::start_in(dir).await;
@@ -48,14 +61,7 @@ async fn fsck_backup_and_restore_carry_every_board_to_a_new_directory() {
     let backup = data.path().join("boards.jsonl");
     let (ok, _, err) = parcours(&["backup", dir, backup.to_str().unwrap()]).await;
     assert!(ok, "{err}");
-    let restored = tempfile::tempdir().unwrap();
-    let (ok, _, err) = parcours(&[
-        "restore",
-        restored.path().to_str().unwrap(),
-        backup.to_str().unwrap(),
-    ])
-    .await;
-    assert!(ok, "{err}");
+    let restored = restore_into_a_new_directory(&backup).await;
 
     let server = TestServer::start_in(restored.path()).await;
     for board in ["alpha", "beta", "gamma"] {
@@ -131,14 +137,7 @@ async fn a_corrupt_board_is_quarantined_and_reported_while_the_others_keep_worki
     };
     assert_eq!(record("good")["salvaged"], false);
     assert_eq!(record("bad")["salvaged"], true);
-    let restored = tempfile::tempdir().unwrap();
-    let (ok, _, err) = parcours(&[
-        "restore",
-        restored.path().to_str().unwrap(),
-        backup.to_str().unwrap(),
-    ])
-    .await;
-    assert!(ok, "{err}");
+    let restored = restore_into_a_new_directory(&backup).await;
     let server = TestServer::start_in(restored.path()).await;
     let salvaged = TestClient::connect(&server.board_url("bad")).await.unwrap();
     assert_eq!(salvaged.array("cards"), json!(["card of bad"]));
