@@ -25,8 +25,11 @@ pub enum Change {
     /// A meta field (title, description, journey type, key touchpoint…) changed.
     #[serde(rename_all = "camelCase")]
     MetaChanged {
+        /// Which field.
         field: &'static str,
+        /// The value before.
         before: String,
+        /// The value after.
         after: String,
     },
     /// A persona appeared.
@@ -35,7 +38,9 @@ pub enum Change {
     PersonaRemoved { persona: String, name: String },
     /// Some of a persona's fields changed.
     PersonaEdited {
+        /// The persona's id.
         persona: String,
+        /// Which fields changed.
         fields: Vec<&'static str>,
     },
     /// A stage appeared.
@@ -44,23 +49,34 @@ pub enum Change {
     StageRemoved { stage: String, name: String },
     /// A stage was renamed.
     StageRenamed {
+        /// The stage's id.
         stage: String,
+        /// The value before.
         before: String,
+        /// The value after.
         after: String,
     },
     /// A stage's emotion score changed (the emotion curve moved).
     EmotionChanged {
+        /// The stage's id.
         stage: String,
+        /// The value before.
         before: Option<i64>,
+        /// The value after.
         after: Option<i64>,
     },
     /// A stage metric was added, removed or changed (`None` = absent on that side).
     #[serde(rename_all = "camelCase")]
     MetricChanged {
+        /// The stage's id.
         stage: String,
+        /// The metric's id.
         metric: String,
+        /// Its name.
         name: String,
+        /// The value before.
         before: Option<f64>,
+        /// The value after.
         after: Option<f64>,
     },
     /// A lane appeared.
@@ -69,45 +85,66 @@ pub enum Change {
     LaneRemoved { lane: String, title: String },
     /// A lane was renamed.
     LaneRenamed {
+        /// The lane's id.
         lane: String,
+        /// The value before.
         before: String,
+        /// The value after.
         after: String,
     },
     /// A card appeared.
     CardAdded {
+        /// The card's id.
         card: String,
+        /// Where it was added.
         cell: Cell,
+        /// Its text.
         text: String,
+        /// Who wrote it.
         author: String,
     },
     /// A card was deleted.
     CardRemoved { card: String, text: String },
     /// A card's text changed.
     CardEdited {
+        /// The card's id.
         card: String,
+        /// The value before.
         before: String,
+        /// The value after.
         after: String,
     },
     /// A card moved to another cell.
     CardMoved { card: String, from: Cell, to: Cell },
     /// A card's colour, team or priority changed.
     CardRestyled {
+        /// The card's id.
         card: String,
+        /// Which field.
         field: &'static str,
+        /// The value before.
         before: String,
+        /// The value after.
         after: String,
     },
     /// A card's vote total changed.
     VotesChanged {
+        /// The card's id.
         card: String,
+        /// The value before.
         before: i64,
+        /// The value after.
         after: i64,
     },
     /// A comment was added to a card.
     CommentAdded {
+        /// The card's id.
         card: String,
+        /// The comment's id.
         comment: String,
+        /// Who wrote it.
         author: String,
+        /// Its text.
         text: String,
     },
     /// A comment was removed from a card.
