@@ -33,9 +33,19 @@ pub enum Change {
         after: String,
     },
     /// A persona appeared.
-    PersonaAdded { persona: String, name: String },
+    PersonaAdded {
+        /// The persona's id.
+        persona: String,
+        /// Its name.
+        name: String,
+    },
     /// A persona was removed.
-    PersonaRemoved { persona: String, name: String },
+    PersonaRemoved {
+        /// The persona's id.
+        persona: String,
+        /// Its name.
+        name: String,
+    },
     /// Some of a persona's fields changed.
     PersonaEdited {
         /// The persona's id.
@@ -44,9 +54,19 @@ pub enum Change {
         fields: Vec<&'static str>,
     },
     /// A stage appeared.
-    StageAdded { stage: String, name: String },
+    StageAdded {
+        /// The stage's id.
+        stage: String,
+        /// Its name.
+        name: String,
+    },
     /// A stage was removed.
-    StageRemoved { stage: String, name: String },
+    StageRemoved {
+        /// The stage's id.
+        stage: String,
+        /// Its name.
+        name: String,
+    },
     /// A stage was renamed.
     StageRenamed {
         /// The stage's id.
@@ -80,9 +100,19 @@ pub enum Change {
         after: Option<f64>,
     },
     /// A lane appeared.
-    LaneAdded { lane: String, title: String },
+    LaneAdded {
+        /// The lane's id.
+        lane: String,
+        /// Its title.
+        title: String,
+    },
     /// A lane was removed.
-    LaneRemoved { lane: String, title: String },
+    LaneRemoved {
+        /// The lane's id.
+        lane: String,
+        /// Its title.
+        title: String,
+    },
     /// A lane was renamed.
     LaneRenamed {
         /// The lane's id.
@@ -104,7 +134,12 @@ pub enum Change {
         author: String,
     },
     /// A card was deleted.
-    CardRemoved { card: String, text: String },
+    CardRemoved {
+        /// The card's id.
+        card: String,
+        /// Its text.
+        text: String,
+    },
     /// A card's text changed.
     CardEdited {
         /// The card's id.
@@ -115,7 +150,14 @@ pub enum Change {
         after: String,
     },
     /// A card moved to another cell.
-    CardMoved { card: String, from: Cell, to: Cell },
+    CardMoved {
+        /// The card's id.
+        card: String,
+        /// The cell it left.
+        from: Cell,
+        /// The cell it moved to.
+        to: Cell,
+    },
     /// A card's colour, team or priority changed.
     CardRestyled {
         /// The card's id.
@@ -148,7 +190,12 @@ pub enum Change {
         text: String,
     },
     /// A comment was removed from a card.
-    CommentRemoved { card: String, comment: String },
+    CommentRemoved {
+        /// The card's id.
+        card: String,
+        /// The comment's id.
+        comment: String,
+    },
 }
 
 /// The changes that turn `before` into `after`, in a stable order: meta, personas, stages, lanes,
