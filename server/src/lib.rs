@@ -4,6 +4,7 @@
 //!
 //! - [`run`] (this file): wires storage, rooms and HTTP together on a listener the caller bound,
 //!   and shuts them down in order when the token is cancelled.
+//! - [`auth`]: access tokens (JWT claims, verification, issuance) and roles.
 //! - [`config`]: the `parcours serve` flags and the tuning values behind them.
 //! - `http`: routes, health checks, the WebSocket upgrade, and the board REST API.
 //! - [`export`]: a board as Markdown, CSV, or a rendered SVG journey map.
@@ -18,6 +19,7 @@
 //!
 //! The wire protocol itself lives in the `client-protocol` crate, shared with clients.
 
+pub mod auth;
 pub mod config;
 mod connection;
 pub mod export;

@@ -27,6 +27,27 @@ enum Command {
     /// Read, watch and edit a live board from the command line (through a running server).
     #[command(subcommand)]
     Board(board_cli::BoardCommand),
+    /// Issue an access token offline, signed with the admin key (printed on stdout).
+    Token {
+        /// The admin key the server is started with.
+        #[arg(long, env = "PARCOURS_ADMIN_KEY", hide_env_values = true)]
+        admin_key: String,
+        /// The board id, or a prefix ending in `*` for every board it starts.
+        #[arg(long)]
+        board: String,
+        /// The role on that board.
+        #[arg(long, value_enum, default_value = "participant")]
+        role: parcours_server::auth::Role,
+        /// The participant's stable id.
+        #[arg(long)]
+        sub: String,
+        /// The participant's display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// How long the token is valid, in seconds.
+        #[arg(long, default_value_t = 8 * 3600)]
+        ttl_secs: u64,
+    },
     /// Check that every board stored in a data directory loads (stop the server first).
     Fsck {
         /// The server's data directory.
@@ -62,6 +83,14 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::from(1),
             Err(error) => report(Err(error)),
         },
+        Command::Token {
+            admin_key,
+            board,
+            role,
+            sub,
+            name,
+            ttl_secs,
+        } => report(issue_token(&admin_key, board, role, sub, name, ttl_secs)),
         Command::Backup { data_dir, output } => report(client_runtime(backup(data_dir, output))),
         Command::Restore { data_dir, input } => report(client_runtime(restore(data_dir, input))),
     }
@@ -87,6 +116,35 @@ fn client_runtime<T>(
         .build()
         .context("starting the async runtime")?
         .block_on(work)
+}
+
+fn issue_token(
+    admin_key: &str,
+    board: String,
+    role: parcours_server::auth::Role,
+    sub: String,
+    name: String,
+    ttl_secs: u64,
+) -> anyhow::Result<()> {
+    use parcours_server::auth::{issue, now_secs, Claims};
+    let valid = board.strip_suffix('*').map_or_else(
+        || client_protocol::BoardId::parse(&board).is_ok(),
+        |p| client_protocol::BoardId::parse(&format!("{p}x")).is_ok(),
+    );
+    if !valid {
+        anyhow::bail!("{board:?} is neither a board id nor a board id prefix ending in *");
+    }
+    let now = now_secs();
+    let claims = Claims {
+        board,
+        role,
+        sub,
+        name,
+        exp: now + ttl_secs,
+        iat: now,
+    };
+    println!("{}", issue(admin_key.as_bytes(), &claims)?);
+    Ok(())
 }
 
 fn open_store(data_dir: &std::path::Path) -> anyhow::Result<parcours_server::storage::SledStore> {

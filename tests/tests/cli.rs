@@ -173,3 +173,43 @@ async fn watch_prints_one_line_per_change_and_presence_event() {
     }
     watcher.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_offline_token_verifies_with_the_same_admin_key() {
+    use parcours_server::auth::{Role, Verifier};
+    let board = client_protocol::BoardId::parse("acme-q3").unwrap();
+    let output = Command::new(PARCOURS)
+        .args([
+            "token",
+            "--board",
+            "acme-*",
+            "--role",
+            "facilitator",
+            "--sub",
+            "p-7",
+        ])
+        .args(["--name", "Léa", "--ttl-secs", "600"])
+        .env(
+            "PARCOURS_ADMIN_KEY",
+            "a key shared by the server and the tool",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap();
+    let claims = Verifier::with_admin_key(b"a key shared by the server and the tool")
+        .verify(token.trim(), &board)
+        .unwrap();
+    assert_eq!(
+        (claims.role, claims.name.as_str()),
+        (Role::Facilitator, "Léa")
+    );
+    assert!(Verifier::with_admin_key(b"another key")
+        .verify(token.trim(), &board)
+        .is_err());
+}
