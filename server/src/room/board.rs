@@ -168,7 +168,11 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
     match board.serve(&mut commands).await {
         Ok(Exit::Unloaded) => {
             board.ctx.metrics.unloads.inc();
-            tracing::info!("board unloaded");
+            tracing::info!(
+                loaded_for_ms = started.elapsed().as_millis() as u64,
+                stored_bytes = board.snapshot_bytes + board.log_bytes,
+                "board unloaded"
+            );
             drop(board);
             return_freed_memory();
         }
