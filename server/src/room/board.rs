@@ -687,7 +687,7 @@ impl Board {
                 }
                 gone.extend(self.presence.take(id));
             }
-            gone.retain(|id| self.awareness.state::<serde_json::Value>(*id).is_some());
+            gone.retain(|id| presence::has_live_state(&self.awareness, *id));
             if gone.is_empty() {
                 continue;
             }

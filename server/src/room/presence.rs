@@ -46,6 +46,12 @@ impl Presence {
     }
 }
 
+/// Whether `id` has a live (non-removed) awareness state. States were checked to be JSON on
+/// arrival, so skimming one (without building a value) only tells whether it is there.
+pub(super) fn has_live_state(awareness: &Awareness, id: ClientID) -> bool {
+    awareness.state::<serde::de::IgnoredAny>(id).is_some()
+}
+
 /// Ids in `update` that announce a live state with a clock the server has already seen for a
 /// removed state. Such an announcement is ignored by every peer; answering the sender with the
 /// removal makes a stock client bump its clock and announce itself again at once, instead of
@@ -62,7 +68,7 @@ pub(super) fn stale_announcements(
                 && awareness
                     .meta(**id)
                     .is_some_and(|(clock, _)| clock >= entry.clock)
-                && awareness.state::<serde_json::Value>(**id).is_none()
+                && !has_live_state(awareness, **id)
         })
         .map(|(id, _)| *id)
         .collect()
