@@ -31,6 +31,9 @@ pub enum CloseCode {
     Resync = 4000,
     /// 4008: the connection was silent for too long (no pong, no message).
     Timeout = 4008,
+    /// 4401: the connection's access token expired while it was open. Get a fresh token and
+    /// reconnect with it; reconnecting with the same token is refused with HTTP 401.
+    TokenExpired = 4401,
     /// 4410: the board was deleted. Do not reconnect to it.
     BoardDeleted = 4410,
     /// 4413: the update would make the board larger than the server allows. Do not resend it;
@@ -64,6 +67,7 @@ impl CloseCode {
             InternalError,
             Resync,
             Timeout,
+            TokenExpired,
             BoardDeleted,
             BoardTooLarge,
             BoardUnavailable,
@@ -81,6 +85,7 @@ impl CloseCode {
                 | CloseCode::UnsupportedData
                 | CloseCode::InvalidPayload
                 | CloseCode::MessageTooBig
+                | CloseCode::TokenExpired
                 | CloseCode::BoardDeleted
                 | CloseCode::BoardTooLarge
         )
@@ -94,7 +99,7 @@ mod tests {
     #[test]
     fn every_code_round_trips_through_its_number() {
         for code in [
-            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4410, 4413, 4503, 4507,
+            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4401, 4410, 4413, 4503, 4507,
         ] {
             assert_eq!(CloseCode::from_code(code).unwrap().code(), code);
         }

@@ -6,6 +6,7 @@
 //! - [`board_id`]: which board names are valid in a URL.
 //! - [`codec`]: decoding and encoding of protocol frames, built on `yrs::sync`, with limits that
 //!   are checked before anything is allocated.
+//! - [`access`]: roles, and the participant an edit comes from.
 //! - [`apply`]: applying an untrusted update to a document, as the server does.
 //! - [`close`]: every WebSocket close code the server uses, and what a client should do on it.
 //! - `schema`: the journey-board schema, typed views over a board's Yjs document (see SCHEMA.md).
@@ -14,6 +15,7 @@
 //! `PROTOCOL.md` at the repository root is the specification for outside implementers; this crate
 //! is its reference implementation and the two are kept in step.
 
+pub mod access;
 pub mod apply;
 pub mod board_id;
 #[cfg(feature = "client")]

@@ -17,6 +17,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use client_protocol::access::Actor;
 use client_protocol::BoardId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -24,31 +25,7 @@ use serde::{Deserialize, Serialize};
 /// Clock skew allowed when checking `exp`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
 
-/// What a participant may do on a board, least to most.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads the board, sees and sends presence; changes nothing.
-    Viewer,
-    /// Adds and edits cards, votes, comments.
-    Participant,
-    /// Every board edit; runs the timer and voting rounds.
-    Facilitator,
-    /// A facilitator who also issues tokens and deletes the board.
-    Owner,
-}
+pub use client_protocol::access::Role;
 
 /// The claims of a Parcours access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +163,38 @@ impl Verifier {
             }
         }
         Err(last)
+    }
+}
+
+/// What a connection was granted when it opened: who it is, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The participant and their role, which every incoming update is checked against.
+    pub actor: Actor,
+    /// When the token stops being valid (its `exp` plus [`LEEWAY_SECS`]), in seconds since the
+    /// Unix epoch; `None` on a server running open. The connection is closed with 4401 then.
+    pub expires_at: Option<u64>,
+}
+
+impl Grant {
+    /// What every connection gets on a server without an admin key.
+    pub fn open() -> Self {
+        Grant {
+            actor: Actor::open(),
+            expires_at: None,
+        }
+    }
+
+    /// What a verified token grants.
+    pub fn from_claims(claims: &Claims) -> Self {
+        Grant {
+            actor: Actor {
+                role: claims.role,
+                sub: claims.sub.clone(),
+                name: claims.name.clone(),
+            },
+            expires_at: Some(claims.exp.saturating_add(LEEWAY_SECS)),
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::auth::Grant;
 use crate::config::ConnectionConfig;
 use crate::metrics::Metrics;
 use crate::rate::TokenBucket;
@@ -79,6 +80,8 @@ enum Ending {
     Lost(String),
     /// The board could not be loaded.
     Unavailable,
+    /// The access token expired.
+    Expired,
     /// The room went away without a word (a bug, or a race with shutdown).
     RoomGone,
 }
@@ -92,23 +95,44 @@ impl Ending {
             Ending::Violation(code, reason) => Some((*code, reason.clone())),
             Ending::Silent => Some((CloseCode::Timeout, "no pong or message in time".into())),
             Ending::Unavailable => Some((CloseCode::BoardUnavailable, "board unavailable".into())),
+            Ending::Expired => Some((CloseCode::TokenExpired, "access token expired".into())),
             Ending::RoomGone => Some((CloseCode::InternalError, "board closed".into())),
             Ending::Stalled | Ending::ClientClosed | Ending::Lost(_) => None,
         }
     }
 }
 
-/// Serves one upgraded WebSocket for `board` until it ends.
-pub(crate) async fn serve<S>(ws: WebSocketStream<S>, board: BoardId, peer: SocketAddr, ctx: Context)
-where
+/// Serves one upgraded WebSocket for `board`, with what `grant` allows, until it ends.
+pub(crate) async fn serve<S>(
+    ws: WebSocketStream<S>,
+    board: BoardId,
+    peer: SocketAddr,
+    ctx: Context,
+    grant: Grant,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::info_span!("connection", conn_id = conn, board = %board, peer = %peer);
-    run(ws, board, conn, ctx).instrument(span).await
+    let span = tracing::info_span!(
+        "connection",
+        conn_id = conn,
+        board = %board,
+        peer = %peer,
+        role = %grant.actor.role,
+        participant = %grant.actor.sub,
+    );
+    run(ws, board, conn, ctx, grant).instrument(span).await
 }
 
-async fn run<S>(ws: WebSocketStream<S>, board: BoardId, conn: ConnId, ctx: Context)
+/// How long until `expires_at` (seconds since the epoch); far away when there is no expiry.
+fn until(expires_at: Option<u64>) -> std::time::Duration {
+    match expires_at {
+        Some(at) => std::time::Duration::from_secs(at.saturating_sub(crate::auth::now_secs())),
+        None => std::time::Duration::from_secs(100 * 365 * 24 * 3600),
+    }
+}
+
+async fn run<S>(ws: WebSocketStream<S>, board: BoardId, conn: ConnId, ctx: Context, grant: Grant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -126,6 +150,7 @@ where
             conn,
             outbound,
             kick,
+            actor: grant.actor,
         },
         ready: ready_tx,
     };
@@ -144,9 +169,11 @@ where
         match joined {
             Err(ending) => ending,
             Ok(()) => {
+                let expiry = tokio::time::sleep(until(grant.expires_at));
                 tokio::select! {
                     biased;
                     _ = ctx.shutdown.cancelled() => Ending::Shutdown,
+                    _ = expiry => Ending::Expired,
                     kick = &mut kicked => kick.map_or(Ending::RoomGone, Ending::Kicked),
                     ending = read_loop(&mut stream, &room, conn, &ctx.config, &ctx.metrics) => ending,
                     ending = write_loop(&mut sink, &mut queued, &ctx.config, &ctx.metrics) => ending,

@@ -36,7 +36,7 @@ enum Command {
         #[arg(long)]
         board: String,
         /// The role on that board.
-        #[arg(long, value_enum, default_value = "participant")]
+        #[arg(long, default_value = "participant")]
         role: parcours_server::auth::Role,
         /// The participant's stable id.
         #[arg(long)]

@@ -101,7 +101,7 @@ async fn board_socket(
     let connections = state.connections.clone();
     let ws_config = websocket::config(&connections.config.limits);
     websocket::upgrade(request, ws_config, &state.tracker, move |ws| {
-        connection::serve(ws, board, peer, connections)
+        connection::serve(ws, board, peer, connections, crate::auth::Grant::open())
     })
 }
 

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use client_protocol::access::Actor;
 use client_protocol::apply;
 use client_protocol::codec::{self, Message, SyncMessage};
 use client_protocol::{BoardId, CloseCode};
@@ -63,6 +64,8 @@ struct Conn {
     outbound: mpsc::Sender<Bytes>,
     /// Taken when the room ends the connection.
     kick: Option<oneshot::Sender<Kick>>,
+    /// Who is connected: what their updates may change.
+    actor: Actor,
 }
 
 /// Why a room stops serving before it is unloaded.
@@ -351,6 +354,7 @@ impl Board {
                         Conn {
                             outbound: peer.outbound,
                             kick: Some(peer.kick),
+                            actor: peer.actor,
                         },
                     );
                     self.idle_since = None;

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use client_protocol::access::Actor;
 use client_protocol::codec::Message;
 use client_protocol::{BoardId, CloseCode};
 
@@ -37,6 +38,8 @@ pub(crate) struct Peer {
     pub outbound: mpsc::Sender<Bytes>,
     /// Fired once when the room ends the connection.
     pub kick: oneshot::Sender<Kick>,
+    /// Who is connected, and so what their updates may change.
+    pub actor: Actor,
 }
 
 /// A message from a connection to its room.
