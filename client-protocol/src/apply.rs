@@ -41,7 +41,7 @@ pub struct Poisoned;
 /// AddressSanitizer). Honest clients lose nothing: a sync handshake always sends changes together
 /// with their predecessors. For the same reason the document never keeps *pending* changes.
 pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
-    let (update, shape) = match codec::decode_update_with_shape(bytes) {
+    let (update, blocks) = match codec::decode_update_with_blocks(bytes) {
         Ok(decoded) => decoded,
         Err(e) => {
             return Ok(Applied {
@@ -53,10 +53,10 @@ pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
     };
     let gap = {
         let sv = doc.transact().state_vector();
-        shape
-            .sections
-            .iter()
-            .any(|&(client, first, skips)| skips || first > sv.get(&ClientID::new(client)))
+        blocks
+            .sections()
+            .into_iter()
+            .any(|(client, first, skips)| skips || first > sv.get(&ClientID::new(client)))
     };
     if gap {
         return Ok(Applied {

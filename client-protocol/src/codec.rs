@@ -20,6 +20,7 @@ pub use yrs::sync::awareness::AwarenessUpdateEntry;
 pub use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 pub use yrs::Update;
 
+use crate::blocks::{self, Blocks};
 use crate::close::CloseCode;
 
 /// Top-level message type: document sync (step 1, step 2, update).
@@ -137,21 +138,31 @@ impl DecodeError {
 }
 
 /// A cursor over an untrusted byte slice that never reads past its end.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
-    fn remaining(&self) -> usize {
+    /// How many bytes were read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes read since `start` (a [`Reader::position`]).
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        &self.buf[start..self.pos]
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    fn var_u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+    pub(crate) fn var_u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let mut value: u64 = 0;
         for shift in (0..64).step_by(7) {
             let byte = *self
@@ -171,7 +182,7 @@ impl<'a> Reader<'a> {
         Err(DecodeError::VarIntOverflow)
     }
 
-    fn var_buf(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn var_buf(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let declared = self.var_u64(what)?;
         let available = self.remaining();
         if declared > available as u64 {
@@ -186,7 +197,7 @@ impl<'a> Reader<'a> {
         Ok(&self.buf[start..self.pos])
     }
 
-    fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         let byte = *self
             .buf
             .get(self.pos)
@@ -195,7 +206,7 @@ impl<'a> Reader<'a> {
         Ok(byte)
     }
 
-    fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
+    pub(crate) fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
         if len > self.remaining() {
             return Err(DecodeError::LengthExceedsFrame {
                 what,
@@ -208,7 +219,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint that must fit in 32 bits (clocks, lengths, counts in Yjs encodings).
-    fn var_u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+    pub(crate) fn var_u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         let value = self.var_u64(what)?;
         u32::try_from(value).map_err(|_| DecodeError::MalformedPayload {
             what,
@@ -219,7 +230,7 @@ impl<'a> Reader<'a> {
     /// A Yjs client id: at most 53 bits, the range every implementation can represent (JS
     /// numbers); yrs silently truncates larger ones in release builds, which would alias another
     /// client.
-    fn client_id(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+    pub(crate) fn client_id(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let id = self.var_u64(what)?;
         if id >= MAX_CLIENT_ID_EXCLUSIVE {
             return Err(DecodeError::MalformedPayload {
@@ -230,7 +241,7 @@ impl<'a> Reader<'a> {
         Ok(id)
     }
 
-    fn string(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+    pub(crate) fn string(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = self.var_buf(what)?;
         std::str::from_utf8(bytes).map_err(|e| DecodeError::MalformedPayload {
             what,
@@ -239,7 +250,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips a lib0 signed varint.
-    fn skip_signed_var(&mut self, what: &'static str) -> Result<(), DecodeError> {
+    pub(crate) fn skip_signed_var(&mut self, what: &'static str) -> Result<(), DecodeError> {
         for _ in 0..10 {
             if self.u8(what)? & 0x80 == 0 {
                 return Ok(());
@@ -250,7 +261,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a count that announces `count` items of at least `min_item_bytes` each, refusing
     /// counts that the remaining bytes cannot possibly hold.
-    fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<u64, DecodeError> {
+    pub(crate) fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<u64, DecodeError> {
         let count = self.var_u64(what)?;
         let available = self.remaining();
         if count.saturating_mul(min_item_bytes as u64) > available as u64 {
@@ -264,7 +275,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn malformed(what: &'static str, reason: impl ToString) -> DecodeError {
+pub(crate) fn malformed(what: &'static str, reason: impl ToString) -> DecodeError {
     DecodeError::MalformedPayload {
         what,
         reason: reason.to_string(),
@@ -319,12 +330,12 @@ fn decode_one(reader: &mut Reader<'_>, limits: &Limits) -> Result<Message, Decod
             }
             SYNC_STEP_2 => {
                 let update = reader.var_buf("sync step 2 update")?;
-                scan_update(update).map_err(as_payload_error)?;
+                blocks::parse(update).map_err(as_payload_error)?;
                 Ok(Message::Sync(SyncMessage::SyncStep2(update.to_vec())))
             }
             SYNC_UPDATE => {
                 let update = reader.var_buf("update")?;
-                scan_update(update).map_err(as_payload_error)?;
+                blocks::parse(update).map_err(as_payload_error)?;
                 Ok(Message::Sync(SyncMessage::Update(update.to_vec())))
             }
             other => Err(DecodeError::UnknownSyncType(other)),
@@ -380,196 +391,18 @@ pub const MAX_CLIENT_ID_EXCLUSIVE: u64 = 1 << 53;
 /// which no panic guard can catch. Real boards nest a handful of levels.
 pub const MAX_ANY_DEPTH: usize = 64;
 
-/// Where an update's blocks start, per client: what [`crate::apply`] compares with a document's
-/// state vector to tell whether the update continues each client's sequence.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpdateShape {
-    /// `(client id, first clock, whether the section holds Skip blocks, i.e. known gaps)` for
-    /// each client section with at least one block.
-    pub sections: Vec<(u64, u32, bool)>,
-}
-
-/// Walks a lib0 v1 update exactly as yrs's decoder will, without allocating, and refuses what
-/// could make yrs misbehave: counts larger than the bytes present (allocation bombs), client ids
-/// wider than 53 bits, clocks that overflow 32 bits, and `Any` values nested deeper than
-/// [`MAX_ANY_DEPTH`]. What passes is safe to hand to yrs.
-fn scan_update(bytes: &[u8]) -> Result<UpdateShape, DecodeError> {
-    let mut shape = UpdateShape::default();
-    let mut r = Reader::new(bytes);
-    let clients = r.count("update client count", 3)?;
-    for _ in 0..clients {
-        let blocks = r.count("update block count", 1)?;
-        let client = r.client_id("update block client")?;
-        let first = r.var_u32("update block clock")?;
-        let mut clock = u64::from(first);
-        let mut skips = false;
-        for _ in 0..blocks {
-            let (len, skip) = scan_block(&mut r)?;
-            skips |= skip;
-            clock += len;
-            if clock > u64::from(u32::MAX) {
-                return Err(malformed("update", "block clocks overflow 32 bits"));
-            }
-        }
-        if blocks > 0 {
-            shape.sections.push((client, first, skips));
-        }
-    }
-    let ds_clients = r.count("delete set client count", 2)?;
-    for _ in 0..ds_clients {
-        r.client_id("delete set client")?;
-        let ranges = r.count("delete set range count", 2)?;
-        for _ in 0..ranges {
-            let clock = r.var_u32("delete set clock")?;
-            let len = r.var_u32("delete set length")?;
-            if clock.checked_add(len).is_none() {
-                return Err(malformed("update", "a deleted range overflows 32 bits"));
-            }
-        }
-    }
-    Ok(shape)
-}
-
-/// Skips one block; returns its length in clock units and whether it is a Skip (a known gap).
-fn scan_block(r: &mut Reader<'_>) -> Result<(u64, bool), DecodeError> {
-    const SKIP: u8 = 10;
-    const GC: u8 = 0;
-    const HAS_ORIGIN: u8 = 0b1000_0000;
-    const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
-    const HAS_PARENT_SUB: u8 = 0b0010_0000;
-    let info = r.u8("block info")?;
-    if info == SKIP || info == GC {
-        let len = r.var_u32("block length")?;
-        if len == 0 {
-            return Err(malformed("update", "empty block"));
-        }
-        return Ok((u64::from(len), info == SKIP));
-    }
-    if info & HAS_ORIGIN != 0 {
-        r.client_id("origin client")?;
-        r.var_u32("origin clock")?;
-    }
-    if info & HAS_RIGHT_ORIGIN != 0 {
-        r.client_id("right origin client")?;
-        r.var_u32("right origin clock")?;
-    }
-    if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
-        if r.var_u64("parent info")? == 1 {
-            r.string("parent name")?;
-        } else {
-            r.client_id("parent client")?;
-            r.var_u32("parent clock")?;
-        }
-        if info & HAS_PARENT_SUB != 0 {
-            r.string("parent key")?;
-        }
-    }
-    let len = match info & 0b1111 {
-        // Deleted
-        1 => u64::from(r.var_u32("deleted length")?),
-        // Legacy JSON content. Yjs has written values as `Any` content since v13 and yrs never
-        // creates it, while yrs 0.28 decodes it reading one string more than its encoder writes:
-        // a board holding it would store snapshots that cannot be read back. Refused.
-        2 => {
-            return Err(malformed(
-                "update",
-                "legacy JSON content (type 2) is not accepted; use Any content",
-            ))
-        }
-        // Binary
-        3 => {
-            r.var_buf("binary")?;
-            1
-        }
-        // String: its length counts UTF-16 code units.
-        4 => r.string("string")?.encode_utf16().count() as u64,
-        // Embed
-        5 => {
-            r.string("embed")?;
-            1
-        }
-        // Format
-        6 => {
-            r.string("format key")?;
-            r.string("format value")?;
-            1
-        }
-        // Type
-        7 => {
-            match r.u8("type ref")? {
-                0..=2 | 4..=6 | 9 | 15 => {}
-                3 => {
-                    r.string("xml element name")?;
-                }
-                other => return Err(malformed("update", format!("unknown type ref {other}"))),
-            }
-            1
-        }
-        // Any
-        8 => {
-            let count = r.count("any count", 1)?;
-            for _ in 0..count {
-                scan_any(r, 0)?;
-            }
-            count
-        }
-        // Doc
-        9 => {
-            r.string("subdocument guid")?;
-            scan_any(r, 0)?;
-            1
-        }
-        other => return Err(malformed("update", format!("unknown content type {other}"))),
-    };
-    Ok((len, false))
-}
-
-/// Skips one lib0 `Any` value, refusing nesting deeper than [`MAX_ANY_DEPTH`].
-fn scan_any(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeError> {
-    if depth >= MAX_ANY_DEPTH {
-        return Err(malformed("update", "values nested too deeply"));
-    }
-    match r.u8("any type")? {
-        127 | 126 | 121 | 120 => {}
-        125 => r.skip_signed_var("any integer")?,
-        124 => r.skip(4, "any float32")?,
-        123 | 122 => r.skip(8, "any float64")?,
-        119 => {
-            r.string("any string")?;
-        }
-        118 => {
-            let len = r.count("any map length", 2)?;
-            for _ in 0..len {
-                r.string("any map key")?;
-                scan_any(r, depth + 1)?;
-            }
-        }
-        117 => {
-            let len = r.count("any array length", 1)?;
-            for _ in 0..len {
-                scan_any(r, depth + 1)?;
-            }
-        }
-        116 => {
-            r.var_buf("any buffer")?;
-        }
-        other => return Err(malformed("update", format!("unknown value type {other}"))),
-    }
-    Ok(())
-}
-
 /// Decodes a lib0 v1 document update (the payload of sync step 2 and update messages).
 pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
-    decode_update_with_shape(bytes).map(|(update, _)| update)
+    decode_update_with_blocks(bytes).map(|(update, _)| update)
 }
 
-/// [`decode_update`], also telling where the update's blocks start per client.
-pub fn decode_update_with_shape(bytes: &[u8]) -> Result<(Update, UpdateShape), DecodeError> {
-    let shape = scan_update(bytes).map_err(as_payload_error)?;
+/// [`decode_update`], also giving the update's block structure.
+pub fn decode_update_with_blocks(bytes: &[u8]) -> Result<(Update, Blocks<'_>), DecodeError> {
+    let blocks = blocks::parse(bytes).map_err(as_payload_error)?;
     let update = guarded("update", || {
         Update::decode_v1(bytes).map_err(|e| malformed("update", e))
     })?;
-    Ok((update, shape))
+    Ok((update, blocks))
 }
 
 /// Decodes an awareness update, enforcing [`Limits`] and requiring every state to be JSON (stock
@@ -901,7 +734,7 @@ mod scan_tests {
             cards.remove(&mut txn, "c1");
         }
         let update = full_state(&doc);
-        scan_update(&update).unwrap();
+        blocks::parse(&update).unwrap();
         decode_update(&update).unwrap();
     }
 

@@ -52,6 +52,8 @@ pub struct Metrics {
     pub closes: Family<CloseLabel, Counter>,
     /// Messages refused as malformed or invalid (their connections were closed).
     pub refused_messages: Counter,
+    /// Updates of which some change was refused because the sender's role may not make it.
+    pub refused_edits: Counter,
     /// Messages whose reading was delayed by the per-connection rate limit.
     pub rate_limited: Counter<u64, AtomicU64>,
     /// WebSocket connections refused before the upgrade, by reason.
@@ -81,6 +83,7 @@ impl Metrics {
             ),
             closes: Family::default(),
             refused_messages: Counter::default(),
+            refused_edits: Counter::default(),
             rate_limited: Counter::default(),
             refused_connections: Family::default(),
             unloads: Counter::default(),
@@ -141,6 +144,11 @@ impl Metrics {
             "refused_messages",
             "Messages refused as malformed or invalid",
             metrics.refused_messages.clone(),
+        );
+        registry.register(
+            "refused_edits",
+            "Updates with changes refused because the sender's role may not make them",
+            metrics.refused_edits.clone(),
         );
         registry.register(
             "rate_limited_messages",

@@ -1,7 +1,7 @@
 //! The journey-board schema: typed views over a board's Yjs document (see SCHEMA.md).
 //!
-//! A board is one Yjs document with five root maps (`meta`, `personas`, `stages`, `lanes`,
-//! `cards`). SCHEMA.md at the repository root specifies the layout for JavaScript clients; this
+//! A board is one Yjs document with six root maps (`meta`, `personas`, `stages`, `lanes`,
+//! `cards`, `workshop`). SCHEMA.md at the repository root specifies the layout for JavaScript clients; this
 //! module is its Rust implementation:
 //!
 //! - [`Board::read`] turns a document into plain, serialisable data ([`Board`], [`Card`]…),
@@ -42,7 +42,7 @@ mod tests;
 pub use diff::{diff, Cell, Change};
 pub use model::{
     keys, position_between, Board, Card, Comment, JourneyType, Lane, LaneKind, Lang, MapKind, Meta,
-    Metric, Persona, PersonaInit, Priority, Stage, SCHEMA_VERSION,
+    Metric, Persona, PersonaInit, Priority, Stage, Workshop, SCHEMA_VERSION,
 };
 pub use templates::{
     instantiate, template, templates, LaneInfo, Localized, MetricInfo, StageInfo, TemplateInfo,

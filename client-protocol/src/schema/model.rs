@@ -29,6 +29,8 @@ pub mod keys {
     pub const LANES: &str = "lanes";
     /// Root Y.Map: card id -> Y.Map.
     pub const CARDS: &str = "cards";
+    /// Root Y.Map: the facilitator's workshop controls (timer, voting rounds).
+    pub const WORKSHOP: &str = "workshop";
 
     /// `meta.title`, `lanes/*/title`: string.
     pub const TITLE: &str = "title";
@@ -107,6 +109,22 @@ pub mod keys {
     pub const PRIORITY: &str = "priority";
     /// Card: Y.Map participant id -> vote count.
     pub const VOTES: &str = "votes";
+    /// Card, comment: the creator's participant id (their access token's `sub`): string.
+    pub const AUTHOR_ID: &str = "authorId";
+    /// `workshop.timerDurationMs`: number, the countdown's length.
+    pub const TIMER_DURATION_MS: &str = "timerDurationMs";
+    /// `workshop.timerEndsAt`: number, when the running countdown ends (ms since the epoch).
+    pub const TIMER_ENDS_AT: &str = "timerEndsAt";
+    /// `workshop.timerRemainingMs`: number, what is left of a paused countdown.
+    pub const TIMER_REMAINING_MS: &str = "timerRemainingMs";
+    /// `workshop.timerLabel`: string, what the countdown is for.
+    pub const TIMER_LABEL: &str = "timerLabel";
+    /// `workshop.votingOpen`: boolean, whether a dot-voting round is open.
+    pub const VOTING_OPEN: &str = "votingOpen";
+    /// `workshop.votingRound`: number, the current or last round.
+    pub const VOTING_ROUND: &str = "votingRound";
+    /// `workshop.votesPerParticipant`: number, dots each participant has in the round.
+    pub const VOTES_PER_PARTICIPANT: &str = "votesPerParticipant";
     /// Card: Y.Map comment id -> Y.Map.
     pub const COMMENTS: &str = "comments";
     /// Card: Y.Map emoji -> Y.Map participant id -> true.
@@ -129,6 +147,8 @@ pub struct Board {
     pub lanes: Vec<Lane>,
     /// Every card, sorted by `(position, id)`; use [`Board::cell`] for one cell's cards.
     pub cards: Vec<Card>,
+    /// The facilitator's workshop controls: the countdown and the dot-voting round.
+    pub workshop: Workshop,
     /// What [`Board::read`](crate::schema::Board::read) had to skip or default because the
     /// document held a value of the wrong type; [`validate`](crate::schema::validate) reports
     /// these along with its own findings.
@@ -349,6 +369,10 @@ pub struct Card {
     pub text: String,
     /// Who wrote it.
     pub author: String,
+    /// The participant id of who created it (their access token's `sub`); empty when the
+    /// client that created it did not say.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub author_id: String,
     /// Background colour ("#ffd166").
     pub color: String,
     /// Owning team (marketing, sales, support, product, or free text).
@@ -383,10 +407,39 @@ pub struct Comment {
     pub id: String,
     /// Who wrote it.
     pub author: String,
+    /// The participant id of who wrote it; empty when unknown.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub author_id: String,
     /// The comment (a plain string: comments are written once, not co-edited).
     pub text: String,
     /// When it was written, ms since the epoch.
     pub created_at: i64,
+}
+
+/// The facilitator's workshop controls (`workshop` root map): a countdown everyone sees and a
+/// dot-voting round. Only facilitators and owners may change them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Workshop {
+    /// The countdown's length, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer_duration_ms: Option<i64>,
+    /// When the running countdown ends, ms since the epoch; `None` when not running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer_ends_at: Option<i64>,
+    /// What is left of a paused countdown, ms; `None` when not paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer_remaining_ms: Option<i64>,
+    /// What the countdown is for ("Ideas on pain points").
+    pub timer_label: String,
+    /// `Some(true)` while a voting round is open, `Some(false)` once closed (votes are frozen);
+    /// `None` when the board never used rounds (votes are free).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voting_open: Option<bool>,
+    /// The current or last round, from 1; 0 before the first.
+    pub voting_round: u32,
+    /// Dots each participant may place in the round; 0 for no limit.
+    pub votes_per_participant: u32,
 }
 
 /// How urgent a card is.

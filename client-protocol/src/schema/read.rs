@@ -12,7 +12,7 @@ use yrs::{Any, Doc, GetString, Map, MapRef, Out, ReadTxn, Transact};
 
 use super::model::{
     keys, sort_by_position, Board, Card, Comment, JourneyType, Lane, LaneKind, Lang, MapKind, Meta,
-    Metric, Persona, Priority, Stage,
+    Metric, Persona, Priority, Stage, Workshop,
 };
 use super::validate::{Problem, ProblemCode};
 
@@ -39,12 +39,17 @@ impl Board {
         sort_by_position(&mut lanes, |l| (l.position, &l.id));
         let mut cards = r.entities(keys::CARDS, Reader::card);
         sort_by_position(&mut cards, |c| (c.position, &c.id));
+        let workshop = match r.root(keys::WORKSHOP) {
+            Some(m) => r.workshop(&Node::Shared(m, txn)),
+            None => Workshop::default(),
+        };
         Board {
             meta,
             personas,
             stages,
             lanes,
             cards,
+            workshop,
             read_problems: r.problems,
         }
     }
@@ -237,6 +242,29 @@ impl<'t, T: ReadTxn> Reader<'t, T> {
             .unwrap_or(0)
     }
 
+    fn workshop(&mut self, node: &Node<'t, T>) -> Workshop {
+        let p = keys::WORKSHOP;
+        let whole = |v: Option<f64>| v.map(|f| f.round() as i64);
+        let count = |v: Option<f64>| v.map_or(0, |f| f.clamp(0.0, f64::from(u32::MAX)) as u32);
+        let voting_open = match present(node.get(keys::VOTING_OPEN)) {
+            None => None,
+            Some(Out::Any(Any::Bool(b))) => Some(b),
+            Some(other) => {
+                self.wrong_type(format!("{p}/{}", keys::VOTING_OPEN), "a boolean", &other);
+                None
+            }
+        };
+        Workshop {
+            timer_duration_ms: whole(self.number(node, keys::TIMER_DURATION_MS, p)),
+            timer_ends_at: whole(self.number(node, keys::TIMER_ENDS_AT, p)),
+            timer_remaining_ms: whole(self.number(node, keys::TIMER_REMAINING_MS, p)),
+            timer_label: self.string(node, keys::TIMER_LABEL, p),
+            voting_open,
+            voting_round: count(self.number(node, keys::VOTING_ROUND, p)),
+            votes_per_participant: count(self.number(node, keys::VOTES_PER_PARTICIPANT, p)),
+        }
+    }
+
     fn meta(&mut self, node: &Node<'t, T>) -> Meta {
         let p = keys::META;
         let journey_type = self
@@ -415,6 +443,7 @@ impl<'t, T: ReadTxn> Reader<'t, T> {
             if let Some(c) = self.node(value, cp) {
                 comments.push(Comment {
                     author: self.string(&c, keys::AUTHOR, cp),
+                    author_id: self.string(&c, keys::AUTHOR_ID, cp),
                     text: self.string(&c, keys::TEXT, cp),
                     created_at: self.timestamp(&c, keys::CREATED_AT, cp),
                     id: cid,
@@ -449,6 +478,7 @@ impl<'t, T: ReadTxn> Reader<'t, T> {
             lane: self.string(node, keys::LANE, p),
             text,
             author: self.string(node, keys::AUTHOR, p),
+            author_id: self.string(node, keys::AUTHOR_ID, p),
             color: self.string(node, keys::COLOR, p),
             team: self.string(node, keys::TEAM, p),
             priority,

@@ -81,7 +81,7 @@ pub enum WriteError {
     BoardNotEmpty,
 }
 
-/// Handles on the five root maps of a board.
+/// Handles on the six root maps of a board.
 ///
 /// Root types must be obtained before a write transaction is opened: `Doc::get_or_insert_map`
 /// opens a transaction of its own and blocks (or panics) while another is open. Build this
@@ -98,6 +98,8 @@ pub struct BoardRefs {
     pub lanes: MapRef,
     /// `cards`
     pub cards: MapRef,
+    /// `workshop`
+    pub workshop: MapRef,
 }
 
 impl BoardRefs {
@@ -109,6 +111,7 @@ impl BoardRefs {
             stages: doc.get_or_insert_map(keys::STAGES),
             lanes: doc.get_or_insert_map(keys::LANES),
             cards: doc.get_or_insert_map(keys::CARDS),
+            workshop: doc.get_or_insert_map(keys::WORKSHOP),
         }
     }
 
@@ -120,6 +123,7 @@ impl BoardRefs {
             stages: txn.get_or_insert_map(keys::STAGES),
             lanes: txn.get_or_insert_map(keys::LANES),
             cards: txn.get_or_insert_map(keys::CARDS),
+            workshop: txn.get_or_insert_map(keys::WORKSHOP),
         }
     }
 }
@@ -218,6 +222,8 @@ pub struct BoardWriter<'a, 'doc> {
     now_ms: i64,
     /// Where new ids come from.
     ids: IdGen,
+    /// The participant id written as `authorId` of new cards and comments.
+    author_id: Option<String>,
 }
 
 type Result<T> = std::result::Result<T, WriteError>;
@@ -235,7 +241,16 @@ impl<'a, 'doc> BoardWriter<'a, 'doc> {
             refs,
             now_ms,
             ids: IdGen::from_seed(seed),
+            author_id: None,
         }
+    }
+
+    /// Writes `id` (the participant id of the access token, its `sub`) as `authorId` of the
+    /// cards and comments this writer creates: what the server checks ownership against when a
+    /// participant later deletes them.
+    pub fn with_author_id(mut self, id: impl Into<String>) -> Self {
+        self.author_id = Some(id.into());
+        self
     }
 
     /// Replaces the id source (tests, or a caller with its own randomness).
@@ -323,6 +338,84 @@ impl<'a, 'doc> BoardWriter<'a, 'doc> {
         }
         self.touch();
         Ok(())
+    }
+
+    // ----- workshop controls ----------------------------------------------------------------
+
+    /// Starts (or restarts) the countdown everyone sees: `duration_ms` from now.
+    pub fn start_timer(&mut self, duration_ms: i64, label: &str) {
+        let workshop = &self.refs.workshop;
+        workshop.try_update(self.txn, keys::TIMER_DURATION_MS, duration_ms);
+        workshop.try_update(self.txn, keys::TIMER_ENDS_AT, self.now_ms + duration_ms);
+        workshop.remove(self.txn, keys::TIMER_REMAINING_MS);
+        workshop.try_update(self.txn, keys::TIMER_LABEL, label);
+    }
+
+    /// Pauses the running countdown, keeping what is left of it.
+    pub fn pause_timer(&mut self) {
+        let workshop = &self.refs.workshop;
+        if let Some(ends_at) = number(workshop, &*self.txn, keys::TIMER_ENDS_AT) {
+            let left = (ends_at as i64 - self.now_ms).max(0);
+            workshop.insert(self.txn, keys::TIMER_REMAINING_MS, left);
+            workshop.remove(self.txn, keys::TIMER_ENDS_AT);
+        }
+    }
+
+    /// Resumes a paused countdown.
+    pub fn resume_timer(&mut self) {
+        let workshop = &self.refs.workshop;
+        if let Some(left) = number(workshop, &*self.txn, keys::TIMER_REMAINING_MS) {
+            workshop.insert(self.txn, keys::TIMER_ENDS_AT, self.now_ms + left as i64);
+            workshop.remove(self.txn, keys::TIMER_REMAINING_MS);
+        }
+    }
+
+    /// Stops the countdown.
+    pub fn stop_timer(&mut self) {
+        let workshop = &self.refs.workshop;
+        workshop.remove(self.txn, keys::TIMER_ENDS_AT);
+        workshop.remove(self.txn, keys::TIMER_REMAINING_MS);
+    }
+
+    /// Opens the next dot-voting round, with `votes_per_participant` dots each (0: no limit).
+    /// Dots already on cards count against the limit: [`clear_votes`](Self::clear_votes) first
+    /// for a fresh round.
+    pub fn open_voting(&mut self, votes_per_participant: u32) {
+        let workshop = &self.refs.workshop;
+        let round = number(workshop, &*self.txn, keys::VOTING_ROUND).unwrap_or(0.0) as i64;
+        workshop.try_update(self.txn, keys::VOTING_ROUND, round + 1);
+        workshop.try_update(
+            self.txn,
+            keys::VOTES_PER_PARTICIPANT,
+            i64::from(votes_per_participant),
+        );
+        workshop.try_update(self.txn, keys::VOTING_OPEN, true);
+    }
+
+    /// Closes the voting round: votes are frozen until the next one.
+    pub fn close_voting(&mut self) {
+        self.refs
+            .workshop
+            .try_update(self.txn, keys::VOTING_OPEN, false);
+    }
+
+    /// Removes every dot vote from every card.
+    pub fn clear_votes(&mut self) {
+        let cards: Vec<MapRef> = self
+            .refs
+            .cards
+            .iter(&*self.txn)
+            .filter_map(|(_, v)| match v {
+                Out::YMap(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        for card in cards {
+            if let Some(Out::YMap(votes)) = card.get(&*self.txn, keys::VOTES) {
+                votes.clear(self.txn);
+            }
+        }
+        self.touch();
     }
 
     // ----- personas -------------------------------------------------------------------------
@@ -567,7 +660,7 @@ impl<'a, 'doc> BoardWriter<'a, 'doc> {
         let position = self.end_position(&refs.cards, |txn, m| {
             in_cell(m, txn, &card.stage, &card.lane)
         });
-        let prelim = MapPrelim::from([
+        let mut prelim = MapPrelim::from([
             (keys::STAGE, In::from(card.stage.as_str())),
             (keys::LANE, In::from(card.lane.as_str())),
             (keys::TEXT, In::from(TextPrelim::new(card.text.as_str()))),
@@ -582,6 +675,9 @@ impl<'a, 'doc> BoardWriter<'a, 'doc> {
             (keys::COMMENTS, In::Map(MapPrelim::default())),
             (keys::REACTIONS, In::Map(MapPrelim::default())),
         ]);
+        if let Some(author_id) = &self.author_id {
+            prelim.insert(keys::AUTHOR_ID.into(), In::from(author_id.as_str()));
+        }
         self.refs.cards.insert(self.txn, id.as_str(), prelim);
         self.touch();
         Ok(id)
@@ -734,11 +830,14 @@ impl<'a, 'doc> BoardWriter<'a, 'doc> {
         let map = self.card(card)?;
         let comments = self.child_map(&map, keys::COMMENTS);
         let id = self.new_id(&comments);
-        let prelim = MapPrelim::from([
+        let mut prelim = MapPrelim::from([
             (keys::AUTHOR, In::from(author)),
             (keys::TEXT, In::from(text)),
             (keys::CREATED_AT, In::from(self.now_ms)),
         ]);
+        if let Some(author_id) = &self.author_id {
+            prelim.insert(keys::AUTHOR_ID.into(), In::from(author_id.as_str()));
+        }
         comments.insert(self.txn, id.as_str(), prelim);
         self.touch_card(&map);
         Ok(id)

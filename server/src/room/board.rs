@@ -25,7 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use client_protocol::access::Actor;
+use client_protocol::access::{self, Actor, Refusal};
+use client_protocol::blocks;
+use client_protocol::inspect::Locator;
 use client_protocol::apply;
 use client_protocol::codec::{self, Message, SyncMessage};
 use client_protocol::{BoardId, CloseCode};
@@ -113,6 +115,9 @@ struct Board {
     ctx: Context,
     /// The document and the awareness states of everyone on the board.
     awareness: Awareness,
+    /// Where every item of the document lives: what access control inspects updates with.
+    /// Fed every update the document integrates.
+    locator: Locator,
     conns: HashMap<ConnId, Conn>,
     presence: Presence,
     /// Updates and bytes in the stored log since the last snapshot.
@@ -159,6 +164,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
     let mut board = Board {
         handle,
         awareness: Awareness::new(stored.doc),
+        locator: stored.locator,
         conns: HashMap::new(),
         presence: Presence::default(),
         log_updates: stored.log_updates,
@@ -239,6 +245,7 @@ async fn refuse_all(commands: &mut mpsc::Receiver<Command>) {
 /// A board rebuilt from storage.
 struct Loaded {
     doc: Doc,
+    locator: Locator,
     last_seq: Option<LogSeq>,
     snapshot_bytes: usize,
     log_updates: usize,
@@ -256,12 +263,15 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
             reason,
         };
         let doc = Doc::new();
+        let mut locator = Locator::new();
         let applied = catch_unwind(AssertUnwindSafe(|| -> Result<(), StoreError> {
             let mut txn = doc.transact_mut();
             for bytes in stored.snapshot.iter().chain(&stored.updates) {
-                let update = codec::decode_update(bytes).map_err(|e| corrupt(e.to_string()))?;
+                let (update, blocks) =
+                    codec::decode_update_with_blocks(bytes).map_err(|e| corrupt(e.to_string()))?;
                 txn.apply_update(update)
                     .map_err(|e| corrupt(e.to_string()))?;
+                locator.record(&blocks);
             }
             Ok(())
         }));
@@ -272,6 +282,7 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
                 log_updates: stored.updates.len(),
                 log_bytes: stored.log_bytes(),
                 doc,
+                locator,
             }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(corrupt("applying the stored updates panicked".into())),
@@ -383,8 +394,7 @@ impl Board {
                             let _ = reply.send(Err(CreateError::Invalid(reason)));
                         }
                         (None, Some(diff)) => {
-                            produced.updates.push(diff);
-                            produced.origins.push(API);
+                            self.integrated(diff, API, &mut produced);
                             replies.push(Reply::Created(reply));
                         }
                         (None, None) => {
@@ -530,10 +540,19 @@ impl Board {
                 reason: "the board would exceed its size limit",
             }));
         }
+        let refusal = self.check_rights(conn, update, live);
+        let update = refusal.as_ref().map_or(update, |r| &r.update);
         let applied = apply::apply_update(self.doc(), update).map_err(|_| Fatal::Poisoned)?;
         if let Some(diff) = applied.diff {
-            produced.updates.push(diff);
-            produced.origins.push(conn);
+            self.integrated(diff, conn, produced);
+        }
+        if let Some(refusal) = refusal {
+            tracing::info!(conn, reason = %refusal.reason, "edit refused: permission denied");
+            self.ctx.metrics.refused_edits.inc();
+            // Only the sender's own refused content is taken back: safe to send before the
+            // batch is durable, since it reveals nothing of anyone else's.
+            self.send(conn, codec::encode(&Message::Auth(Some(refusal.reason))).into());
+            self.send(conn, codec::encode_update(&refusal.take_back).into());
         }
         if applied.missing_predecessors {
             // Not applied. A live update can overtake the sender's sync step 2 right after a
@@ -554,6 +573,32 @@ impl Board {
             }));
         }
         Ok(Ok(()))
+    }
+
+    /// Inspects an update from `conn` against its sender's role; `Some` when part of it must be
+    /// refused (PROTOCOL.md §7.3).
+    fn check_rights(&self, conn: ConnId, update: &[u8], live: bool) -> Option<Refusal> {
+        let actor = &self.conns.get(&conn)?.actor;
+        if actor.role.edits_everything() {
+            return None;
+        }
+        // What does not parse is refused by `apply_update` with its usual error.
+        let blocks = blocks::parse(update).ok()?;
+        let inspection = self.locator.inspect(&blocks);
+        let verdict = access::judge(actor, &inspection, &self.doc().transact());
+        (!verdict.allowed()).then(|| access::refuse(&blocks, &inspection, &verdict, live))
+    }
+
+    /// Records what the document just integrated, for storage, broadcast and access control.
+    fn integrated(&mut self, diff: Vec<u8>, origin: ConnId, produced: &mut Produced) {
+        match blocks::parse(&diff) {
+            Ok(blocks) => self.locator.record(&blocks),
+            // yrs's own encoding always parses; if it ever did not, access control would judge
+            // later updates with a partial index, so say so loudly.
+            Err(error) => tracing::error!(%error, "the document's own update does not parse"),
+        }
+        produced.updates.push(diff);
+        produced.origins.push(origin);
     }
 
     async fn persist_and_broadcast(&mut self, produced: Produced) -> Result<(), Fatal> {
