@@ -8,6 +8,8 @@
 //! uses that to see what an update would change before applying it ([`crate::inspect`]), and to
 //! rebuild an update with some of its blocks replaced by empty placeholders ([`Blocks::encode`]).
 
+use std::collections::HashMap;
+
 use yrs::any::Any;
 use yrs::encoding::read::Cursor;
 
@@ -94,6 +96,21 @@ pub struct Block<'a> {
     pub kind: BlockKind<'a>,
     /// Its encoding inside the update.
     pub bytes: &'a [u8],
+    /// Where its content starts within `bytes` (after its info byte, neighbours, parent and
+    /// key).
+    pub content_at: usize,
+}
+
+/// What [`Blocks::encode`] writes for a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrite {
+    /// The block as it came.
+    Keep,
+    /// A garbage-collected block of the same length: clocks kept, content and place dropped.
+    Placeholder,
+    /// The same item with its content deleted: clocks and place kept, content dropped. Later
+    /// items placed next to it land where they would have.
+    Tombstone,
 }
 
 impl Block<'_> {
@@ -110,6 +127,8 @@ pub struct Blocks<'a> {
     pub blocks: Vec<Block<'a>>,
     /// The deleted ranges.
     pub deleted: Vec<Range>,
+    /// Where each client's (first) section is in `blocks`: `client → (start, end)`.
+    sections: HashMap<u64, (usize, usize)>,
 }
 
 impl<'a> Blocks<'a> {
@@ -132,13 +151,8 @@ impl<'a> Blocks<'a> {
     pub fn find(&self, id: Id) -> Option<(usize, &Block<'a>)> {
         // Sections are in no particular client order, but clocks rise within one: find the
         // section, then search it.
-        let start = self.blocks.iter().position(|b| b.id.0 == id.0)?;
-        let section = &self.blocks[start..];
-        let end = section
-            .iter()
-            .position(|b| b.id.0 != id.0)
-            .unwrap_or(section.len());
-        let section = &section[..end];
+        let &(start, end) = self.sections.get(&id.0)?;
+        let section = &self.blocks[start..end];
         let at = section.partition_point(|b| b.id.1 + b.len <= id.1);
         section
             .get(at)
@@ -146,10 +160,9 @@ impl<'a> Blocks<'a> {
             .map(|b| (start + at, b))
     }
 
-    /// The update again, with the blocks at the indices `placeholders` says replaced by
-    /// garbage-collected blocks of the same length (their clocks are kept, their content and
-    /// place dropped), and `deleted` as its delete set.
-    pub fn encode(&self, placeholders: impl Fn(usize) -> bool, deleted: &[Range]) -> Vec<u8> {
+    /// The update again, each block rewritten as `rewrite` says (by index), with `deleted` as
+    /// its delete set.
+    pub fn encode(&self, rewrite: impl Fn(usize) -> Rewrite, deleted: &[Range]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut sections: Vec<(usize, usize)> = Vec::new();
         for (i, block) in self.blocks.iter().enumerate() {
@@ -164,11 +177,17 @@ impl<'a> Blocks<'a> {
             write_var(&mut out, self.blocks[start].id.0);
             write_var(&mut out, u64::from(self.blocks[start].id.1));
             for (i, block) in self.blocks[start..end].iter().enumerate() {
-                if placeholders(start + i) {
-                    out.push(GC);
-                    write_var(&mut out, u64::from(block.len));
-                } else {
-                    out.extend_from_slice(block.bytes);
+                match (rewrite(start + i), block.kind) {
+                    (Rewrite::Placeholder, _) => {
+                        out.push(GC);
+                        write_var(&mut out, u64::from(block.len));
+                    }
+                    (Rewrite::Tombstone, BlockKind::Item(_)) => {
+                        out.push(block.bytes[0] & !0b1111 | DELETED);
+                        out.extend_from_slice(&block.bytes[1..block.content_at]);
+                        write_var(&mut out, u64::from(block.len));
+                    }
+                    _ => out.extend_from_slice(block.bytes),
                 }
             }
         }
@@ -195,10 +214,11 @@ impl<'a> Blocks<'a> {
 /// An update that only deletes `ranges`: what the server sends a participant to take back the
 /// content it refused from them.
 pub fn encode_deletions(ranges: &[Range]) -> Vec<u8> {
-    Blocks::default().encode(|_| false, ranges)
+    Blocks::default().encode(|_| Rewrite::Keep, ranges)
 }
 
 const SKIP: u8 = 10;
+const DELETED: u8 = 1;
 const GC: u8 = 0;
 const HAS_ORIGIN: u8 = 0b1000_0000;
 const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
@@ -212,10 +232,11 @@ pub fn parse(bytes: &[u8]) -> Result<Blocks<'_>, DecodeError> {
     for _ in 0..clients {
         let blocks = r.count("update block count", 1)?;
         let client = r.client_id("update block client")?;
+        let first = parsed.blocks.len();
         let mut clock = u64::from(r.var_u32("update block clock")?);
         for _ in 0..blocks {
             let start = r.position();
-            let (len, kind) = parse_block(&mut r)?;
+            let (len, kind, content_at) = parse_block(&mut r)?;
             if clock + len > u64::from(u32::MAX) {
                 return Err(malformed("update", "block clocks overflow 32 bits"));
             }
@@ -224,9 +245,14 @@ pub fn parse(bytes: &[u8]) -> Result<Blocks<'_>, DecodeError> {
                 len: len as u32,
                 kind,
                 bytes: r.since(start),
+                content_at: content_at - start,
             });
             clock += len;
         }
+        parsed
+            .sections
+            .entry(client)
+            .or_insert((first, parsed.blocks.len()));
     }
     let ds_clients = r.count("delete set client count", 2)?;
     for _ in 0..ds_clients {
@@ -250,8 +276,8 @@ fn id(r: &mut Reader<'_>, what: &'static str) -> Result<Id, DecodeError> {
     Ok((r.client_id(what)?, r.var_u32(what)?))
 }
 
-/// Reads one block; returns its length in clock units and what it is.
-fn parse_block<'a>(r: &mut Reader<'a>) -> Result<(u64, BlockKind<'a>), DecodeError> {
+/// Reads one block; returns its length in clock units, what it is, and where its content starts.
+fn parse_block<'a>(r: &mut Reader<'a>) -> Result<(u64, BlockKind<'a>, usize), DecodeError> {
     let info = r.u8("block info")?;
     if info == SKIP || info == GC {
         let len = r.var_u32("block length")?;
@@ -263,7 +289,7 @@ fn parse_block<'a>(r: &mut Reader<'a>) -> Result<(u64, BlockKind<'a>), DecodeErr
         } else {
             BlockKind::Gc
         };
-        return Ok((u64::from(len), kind));
+        return Ok((u64::from(len), kind, r.position()));
     }
     let origin = (info & HAS_ORIGIN != 0)
         .then(|| id(r, "origin"))
@@ -282,6 +308,7 @@ fn parse_block<'a>(r: &mut Reader<'a>) -> Result<(u64, BlockKind<'a>), DecodeErr
             key = Some(r.string("parent key")?);
         }
     }
+    let content_at = r.position();
     let (len, content) = match info & 0b1111 {
         1 => (u64::from(r.var_u32("deleted length")?), Content::Deleted),
         // Legacy JSON content. Yjs has written values as `Any` content since v13 and yrs never
@@ -356,6 +383,7 @@ fn parse_block<'a>(r: &mut Reader<'a>) -> Result<(u64, BlockKind<'a>), DecodeErr
             key,
             content,
         }),
+        content_at,
     ))
 }
 
@@ -405,7 +433,9 @@ fn write_var(out: &mut Vec<u8>, mut value: u64) {
 mod tests {
     use super::*;
     use yrs::updates::decoder::Decode;
-    use yrs::{Doc, GetString, Map, MapPrelim, ReadTxn, StateVector, Text, TextPrelim, Transact, Update};
+    use yrs::{
+        Doc, GetString, Map, MapPrelim, ReadTxn, StateVector, Text, TextPrelim, Transact, Update,
+    };
 
     fn full_state(doc: &Doc) -> Vec<u8> {
         doc.transact()
@@ -451,7 +481,7 @@ mod tests {
         text.remove_range(&mut doc.transact_mut(), 1, 2);
         let bytes = full_state(&doc);
         let parsed = parse(&bytes).unwrap();
-        assert_eq!(parsed.encode(|_| false, &parsed.deleted), bytes);
+        assert_eq!(parsed.encode(|_| Rewrite::Keep, &parsed.deleted), bytes);
     }
 
     #[test]
@@ -461,7 +491,7 @@ mod tests {
         text.insert(&mut doc.transact_mut(), 0, "hello");
         let bytes = full_state(&doc);
         let parsed = parse(&bytes).unwrap();
-        let emptied = parsed.encode(|_| true, &parsed.deleted);
+        let emptied = parsed.encode(|_| Rewrite::Placeholder, &parsed.deleted);
         let target = Doc::new();
         let target_text = target.get_or_insert_text("t");
         target
@@ -469,7 +499,34 @@ mod tests {
             .apply_update(Update::decode_v1(&emptied).unwrap())
             .unwrap();
         assert_eq!(target_text.get_string(&target.transact()), "");
-        assert_eq!(target.transact().state_vector(), doc.transact().state_vector());
+        assert_eq!(
+            target.transact().state_vector(),
+            doc.transact().state_vector()
+        );
+    }
+
+    #[test]
+    fn tombstones_keep_the_place_so_later_edits_land_where_they_were_made() {
+        let doc = Doc::with_client_id(3);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "ab");
+        let first = full_state(&doc);
+        let later = {
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 2, "c");
+            txn.encode_update_v1()
+        };
+        let parsed = parse(&first).unwrap();
+        let target = Doc::new();
+        let target_text = target.get_or_insert_text("t");
+        let tombstoned = parsed.encode(|_| Rewrite::Tombstone, &parsed.deleted);
+        for update in [tombstoned, later] {
+            target
+                .transact_mut()
+                .apply_update(Update::decode_v1(&update).unwrap())
+                .unwrap();
+        }
+        assert_eq!(target_text.get_string(&target.transact()), "c");
     }
 
     #[test]

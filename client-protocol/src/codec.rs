@@ -261,7 +261,11 @@ impl<'a> Reader<'a> {
 
     /// Reads a count that announces `count` items of at least `min_item_bytes` each, refusing
     /// counts that the remaining bytes cannot possibly hold.
-    pub(crate) fn count(&mut self, what: &'static str, min_item_bytes: usize) -> Result<u64, DecodeError> {
+    pub(crate) fn count(
+        &mut self,
+        what: &'static str,
+        min_item_bytes: usize,
+    ) -> Result<u64, DecodeError> {
         let count = self.var_u64(what)?;
         let available = self.remaining();
         if count.saturating_mul(min_item_bytes as u64) > available as u64 {

@@ -527,12 +527,7 @@ impl Locator {
             .collect()
     }
 
-    fn explicit<'a>(
-        &'a self,
-        i: usize,
-        parent: Parent<'a>,
-        key: Option<&'a str>,
-    ) -> Resolved<'a> {
+    fn explicit<'a>(&'a self, i: usize, parent: Parent<'a>, key: Option<&'a str>) -> Resolved<'a> {
         let home = match parent {
             Parent::Root(name) => match self.name_ids.get(name) {
                 Some(&n) => ResolvedHome::Root(n),

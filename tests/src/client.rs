@@ -32,6 +32,8 @@ struct State {
     closed: Option<Option<(u16, String)>>,
     /// Awareness messages received.
     awareness_messages: usize,
+    /// The reasons of the permission-denied messages received.
+    denied: Vec<String>,
 }
 
 struct Shared {
@@ -77,6 +79,7 @@ impl TestClient {
                 synced: false,
                 closed: None,
                 awareness_messages: 0,
+                denied: Vec::new(),
             }),
             changed: Notify::new(),
         });
@@ -240,6 +243,11 @@ impl TestClient {
             .get()
     }
 
+    /// The reasons of the permission-denied messages the server sent so far.
+    pub fn denied(&self) -> Vec<String> {
+        self.shared.state.lock().unwrap().denied.clone()
+    }
+
     /// How many awareness messages arrived so far.
     pub fn awareness_messages(&self) -> usize {
         self.shared.state.lock().unwrap().awareness_messages
@@ -349,7 +357,8 @@ fn receive(shared: &Shared, out: &mpsc::UnboundedSender<WsMessage>, frame: &[u8]
                     .apply_update(update)
                     .expect("awareness applies");
             }
-            Message::AwarenessQuery | Message::Auth(_) | Message::Custom(..) => {}
+            Message::Auth(Some(reason)) => state.denied.push(reason),
+            Message::AwarenessQuery | Message::Auth(None) | Message::Custom(..) => {}
         }
     }
     drop(state);

@@ -10,9 +10,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use yrs::{Any, Map, MapRef, Out, ReadTxn};
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::blocks::{encode_deletions, BlockKind, Blocks, Content, Id, Range};
+use crate::blocks::{encode_deletions, BlockKind, Blocks, Content, Id, Range, Rewrite};
 use crate::inspect::{Change, Inspection, Seg, Source, Touch};
 use crate::schema::keys;
 
@@ -155,11 +155,12 @@ pub fn judge<T: ReadTxn>(actor: &Actor, inspection: &Inspection<'_>, txn: &T) ->
         }
     }
     // Deleting a card or a comment deletes everything inside it: allowed with it.
+    let denied: HashSet<usize> = verdict.denied.iter().map(|(i, _)| *i).collect();
     let deleted_items: HashSet<Id> = inspection
         .touches
         .iter()
         .enumerate()
-        .filter(|(i, t)| t.change == Change::Delete && !verdict.denied.iter().any(|(d, _)| d == i))
+        .filter(|(i, t)| t.change == Change::Delete && !denied.contains(i))
         .filter_map(|(_, t)| t.path.last().and_then(|s| s.item))
         .collect();
     verdict.denied.retain(|(i, _)| {
@@ -220,7 +221,9 @@ fn participant<'t>(
         [Some(keys::WORKSHOP), ..] => Err("only facilitators run the timer and voting rounds"),
         [Some(keys::CARDS), Some(card), rest @ ..] => {
             let new_card = touch.path[1].new;
-            card_change(actor, touch, board, card, new_card, rest, value, votes, index)
+            card_change(
+                actor, touch, board, card, new_card, rest, value, votes, index,
+            )
         }
         _ => Err("participants may only change cards"),
     }
@@ -274,7 +277,9 @@ fn card_change<'t>(
         [Some(keys::COMMENTS), Some(comment), tail @ ..] => {
             let new_comment = touch.path[3].new;
             let own_comment = || {
-                board.author_id(&[keys::CARDS, card, keys::COMMENTS, comment]).as_deref()
+                board
+                    .author_id(&[keys::CARDS, card, keys::COMMENTS, comment])
+                    .as_deref()
                     == Some(actor.sub.as_str())
             };
             match tail {
@@ -434,12 +439,18 @@ impl<T: ReadTxn> BoardView<'_, T> {
 }
 
 /// What to do with an update of which some changes were refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
-    /// The update to apply instead: refused insertions replaced by content-free placeholders of
-    /// the same clocks (so that the sender's later edits, which continue its clock sequence,
-    /// still apply), refused deletions left out.
+    /// The update to apply instead: refused insertions emptied of their content (tombstones in
+    /// the same place, or placeholders where even a tombstone would change something), so that
+    /// the sender's later edits, which continue its clock sequence and may sit next to the
+    /// refused ones, still apply where they were made; refused deletions left out.
     pub update: Vec<u8>,
+    /// Map values the refusal must write again once `update` is applied: a refused overwrite
+    /// or deletion removed them from the sender's document (a Yjs document cannot undo a
+    /// deletion), and a tombstone may have replaced them on the server. Writing the current
+    /// value anew brings every document back to it; see [`restore`].
+    pub restore: Vec<Restore>,
     /// An update that deletes the refused insertions, for their sender only: it takes them
     /// back out of the sender's document.
     pub take_back: Vec<u8>,
@@ -454,11 +465,12 @@ pub struct Refusal {
 ///
 /// Insertions that depend on a refused one (inside it, or next to it) are refused with it, so
 /// that nothing is applied in a place the refusal removed.
-pub fn refuse(
+pub fn refuse<T: ReadTxn>(
     blocks: &Blocks<'_>,
     inspection: &Inspection<'_>,
     verdict: &Verdict,
     whole: bool,
+    txn: &T,
 ) -> Refusal {
     let mut refused: HashSet<usize> = HashSet::new();
     let mut refused_deletes: Vec<Range> = Vec::new();
@@ -474,14 +486,17 @@ pub fn refuse(
         refused.extend(inspection.new_blocks.iter().map(|&(i, _)| i));
     }
     // Dependants: anything whose path runs through a refused item, or whose neighbour is one.
-    loop {
-        let ids: Vec<(u64, u32, u32)> = refused
+    // (A refused live update has all its new blocks refused already.)
+    while !whole {
+        let ranges: BTreeMap<Id, u32> = refused
             .iter()
-            .map(|&i| (blocks.blocks[i].id.0, blocks.blocks[i].id.1, blocks.blocks[i].len))
+            .map(|&i| (blocks.blocks[i].id, blocks.blocks[i].len))
             .collect();
         let inside = |id: Id| {
-            ids.iter()
-                .any(|&(c, k, len)| c == id.0 && k <= id.1 && id.1 - k < len)
+            ranges
+                .range(..=id)
+                .next_back()
+                .is_some_and(|(&(c, k), &len)| c == id.0 && id.1 - k < len)
         };
         let before = refused.len();
         for touch in &inspection.touches {
@@ -513,7 +528,62 @@ pub fn refuse(
             .flat_map(|&r| subtract(r, &refused_deletes))
             .collect()
     };
-    let update = blocks.encode(|i| refused.contains(&i), &kept);
+    // How each refused insertion is emptied, and which map values must be written again.
+    let board = BoardView { txn };
+    let mut rewrites: HashMap<usize, Rewrite> = HashMap::new();
+    let mut restore: Vec<Restore> = Vec::new();
+    let restore_at = |touch: &Touch<'_>, restore: &mut Vec<Restore>| -> Rewrite {
+        let keys: Option<Vec<&str>> = touch.keys().collect();
+        let Some((key, map)) = keys.as_ref().and_then(|k| k.split_last()) else {
+            return Rewrite::Tombstone; // an element of a sequence: a tombstone changes nothing
+        };
+        if map.is_empty() {
+            return Rewrite::Placeholder; // a root type itself
+        }
+        match board.map(map).and_then(|m| m.get(txn, key)) {
+            None => Rewrite::Tombstone,
+            Some(Out::Any(value)) => {
+                let at = Restore {
+                    map: map.iter().map(|k| k.to_string()).collect(),
+                    key: key.to_string(),
+                    value,
+                };
+                if !restore.contains(&at) {
+                    restore.push(at);
+                }
+                Rewrite::Tombstone
+            }
+            // A nested type cannot be written again as the same object: drop the refused item
+            // entirely rather than let its tombstone replace it.
+            Some(_) => Rewrite::Placeholder,
+        }
+    };
+    for touch in &inspection.touches {
+        match touch.source {
+            Source::Block(i) if refused.contains(&i) => {
+                let rewrite = if touch.unplaced() {
+                    Rewrite::Placeholder
+                } else {
+                    restore_at(touch, &mut restore)
+                };
+                rewrites.insert(i, rewrite);
+            }
+            Source::Deleted(range)
+                if !touch.unplaced() && (whole || refused_deletes.contains(&range)) =>
+            {
+                restore_at(touch, &mut restore);
+            }
+            _ => {}
+        }
+    }
+    let update = blocks.encode(
+        |i| match rewrites.get(&i) {
+            Some(rewrite) => *rewrite,
+            None if refused.contains(&i) => Rewrite::Placeholder,
+            None => Rewrite::Keep,
+        },
+        &kept,
+    );
     let take_back: Vec<Range> = inspection
         .new_blocks
         .iter()
@@ -533,9 +603,42 @@ pub fn refuse(
     }
     Refusal {
         update,
+        restore,
         take_back: encode_deletions(&take_back),
         reason,
     }
+}
+
+/// A map value to write again after a refusal: `key` of the Y.Map at `map` (a root name, then
+/// keys) gets `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restore {
+    /// The path of the map from a root type.
+    pub map: Vec<String>,
+    /// The key.
+    pub key: String,
+    /// The value it holds on the server.
+    pub value: Any,
+}
+
+/// Writes the values of `restore` again in `doc` (the server's document), in one transaction;
+/// returns the update to store and send to everyone, or `None` if there was nothing to write.
+pub fn restore(doc: &yrs::Doc, restore: &[Restore]) -> Option<Vec<u8>> {
+    use yrs::Transact;
+    if restore.is_empty() {
+        return None;
+    }
+    let mut txn = doc.transact_mut();
+    for at in restore {
+        let Some(map) =
+            (BoardView { txn: &txn }).map(&at.map.iter().map(String::as_str).collect::<Vec<_>>())
+        else {
+            continue;
+        };
+        map.insert(&mut txn, at.key.as_str(), at.value.clone());
+    }
+    let update = txn.encode_update_v1();
+    (update != [0, 0]).then_some(update)
 }
 
 /// `range` without the parts any of `removed` covers.

@@ -14,6 +14,10 @@ use crate::schema::{instantiate, Board, BoardRefs, BoardWriter, Lang, NewCard};
 struct Server {
     doc: Doc,
     locator: Locator,
+    /// Values to write again after the refusal being applied.
+    restore: Vec<Restore>,
+    /// What the server wrote itself (restored values), for everyone.
+    broadcast: Vec<Vec<u8>>,
 }
 
 /// What the server did with an offered update.
@@ -31,6 +35,8 @@ impl Server {
         let mut server = Server {
             doc: Doc::new(),
             locator: Locator::new(),
+            restore: Vec::new(),
+            broadcast: Vec::new(),
         };
         let facilitator = Doc::with_client_id(1);
         let refs = BoardRefs::new(&facilitator);
@@ -60,7 +66,8 @@ impl Server {
                 },
             )
         } else {
-            let refusal = refuse(&blocks, &inspection, &verdict, live);
+            let refusal = refuse(&blocks, &inspection, &verdict, live, &self.doc.transact());
+            self.restore = refusal.restore.clone();
             (
                 refusal.update,
                 Outcome {
@@ -73,6 +80,10 @@ impl Server {
         assert_eq!(applied.rejected, None);
         if let Some(diff) = applied.diff {
             self.locator.record(&parse(&diff).unwrap());
+        }
+        if let Some(restored) = restore(&self.doc, &std::mem::take(&mut self.restore)) {
+            self.locator.record(&parse(&restored).unwrap());
+            self.broadcast.push(restored);
         }
         outcome
     }
@@ -88,6 +99,19 @@ impl Server {
             .apply_update(Update::decode_v1(&state).unwrap())
             .unwrap();
         doc
+    }
+
+    /// Delivers to `replica` what the server sends after `outcome`: the take-back, then what
+    /// the server wrote for everyone.
+    fn deliver(&mut self, replica: &Doc, outcome: &Outcome) {
+        let mut updates: Vec<Vec<u8>> = outcome.take_back.iter().cloned().collect();
+        updates.append(&mut self.broadcast);
+        for update in updates {
+            replica
+                .transact_mut()
+                .apply_update(Update::decode_v1(&update).unwrap())
+                .unwrap();
+        }
     }
 
     fn board(&self) -> Board {
@@ -140,7 +164,9 @@ fn board_with_bobs_card() -> (Server, String) {
     let board = server.board();
     let mut id = String::new();
     let update = edit(&replica, "p-bob", |w| {
-        id = w.add_card(&new_card(&board, "Bob", "Slow checkout")).unwrap();
+        id = w
+            .add_card(&new_card(&board, "Bob", "Slow checkout"))
+            .unwrap();
     });
     let outcome = server.offer(&bob, &update, true);
     assert_eq!(outcome.refused, None);
@@ -157,17 +183,19 @@ fn a_viewer_can_change_nothing_and_gets_its_edit_taken_back() {
         w.add_card(&new_card(&board, "Val", "sneaky")).unwrap();
     });
     let outcome = server.offer(&viewer, &update, true);
-    assert!(outcome.refused.unwrap().contains("viewers cannot change the board"));
+    assert!(outcome
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("viewers cannot change the board"));
     assert!(server.board().cards.is_empty());
 
-    // The take-back removes the card from the viewer's own document, and both sides agree on
-    // every clock, so the viewer's later messages still apply in order.
-    let take_back = outcome.take_back.unwrap();
-    replica
-        .transact_mut()
-        .apply_update(Update::decode_v1(&take_back).unwrap())
-        .unwrap();
+    // The take-back removes the card from the viewer's own document, the value its edit
+    // overwrote (meta.updatedAt) is written again for everyone, and both sides agree on every
+    // clock, so the viewer's later messages still apply in order.
+    server.deliver(&replica, &outcome);
     assert!(Board::from_doc(&replica).cards.is_empty());
+    assert_eq!(Board::from_doc(&replica), server.board());
     assert_eq!(
         replica.transact().state_vector(),
         server.doc.transact().state_vector()
@@ -208,10 +236,15 @@ fn a_participant_cannot_sign_a_card_with_someone_elses_name() {
     let replica = server.replica(30);
     let board = server.board();
     let update = edit(&replica, "p-ana", |w| {
-        w.add_card(&new_card(&board, "The CEO", "Approved!")).unwrap();
+        w.add_card(&new_card(&board, "The CEO", "Approved!"))
+            .unwrap();
     });
     let outcome = server.offer(&ana(), &update, true);
-    assert!(outcome.refused.unwrap().contains("your own name"));
+    assert!(outcome
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("your own name"));
     assert!(server.board().cards.is_empty());
 }
 
@@ -229,7 +262,7 @@ fn a_participant_cannot_take_over_a_card() {
         txn.encode_update_v1()
     };
     let outcome = server.offer(&ana(), &update, true);
-    assert!(outcome.refused.unwrap().contains("authorship"));
+    assert!(outcome.refused.as_deref().unwrap().contains("authorship"));
     assert_eq!(server.board().cards[0].author, "Bob");
 }
 
@@ -248,7 +281,11 @@ fn a_participant_deletes_their_own_cards_but_not_others() {
     assert_eq!(server.offer(&ana(), &delete_mine, true).refused, None);
     let delete_bobs = edit(&replica, "p-ana", |w| w.delete_card(&bobs).unwrap());
     let outcome = server.offer(&ana(), &delete_bobs, true);
-    assert!(outcome.refused.unwrap().contains("only its author"));
+    assert!(outcome
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("only its author"));
     let ids: Vec<String> = server.board().cards.into_iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![bobs]);
 }
@@ -277,7 +314,11 @@ fn a_participant_cannot_change_the_structure_of_the_board() {
         let update = edit(&replica, "p-ana", |w| f(w));
         let outcome = server.offer(&ana(), &update, true);
         assert!(outcome.refused.is_some(), "edit {i} was allowed");
+        server.deliver(&replica, &outcome);
+        assert_eq!(Board::from_doc(&replica).meta, server.board().meta);
     }
+    // Each refused replica is corrected: its renamed title is back (a deletion cannot be
+    // undone in a Yjs document, so only values are restored, not removed stages).
     let after = server.board();
     assert_eq!(after.stages.len(), board.stages.len());
     assert_eq!(after.lanes.len(), board.lanes.len());
@@ -293,7 +334,7 @@ fn a_participant_votes_only_in_their_own_name() {
         w.vote(&bobs, "p-bob").unwrap();
     });
     let outcome = server.offer(&ana(), &update, true);
-    assert!(outcome.refused.unwrap().contains("own name"));
+    assert!(outcome.refused.as_deref().unwrap().contains("own name"));
     assert!(server.board().cards[0].votes.is_empty());
 }
 
@@ -315,13 +356,16 @@ fn dot_votes_follow_the_facilitators_round() {
         w.vote(&bobs, "p-ana").unwrap();
     });
     let outcome = server.offer(&ana(), &third, true);
-    assert!(outcome.refused.unwrap().contains("no dot votes left"));
+    assert!(outcome
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("no dot votes left"));
 
-    // The take-back restores the replica's clocks; the round closes and votes freeze.
-    replica
-        .transact_mut()
-        .apply_update(Update::decode_v1(&outcome.take_back.unwrap()).unwrap())
-        .unwrap();
+    // The replica is corrected (its count back to 2); the round closes and votes freeze.
+    server.deliver(&replica, &outcome);
+    let bobs_votes = |doc: &Doc| Board::from_doc(doc).cards[0].votes.get("p-ana").copied();
+    assert_eq!(bobs_votes(&replica), Some(2));
     let close_round = edit(&server.replica(51), "f-1", |w| w.close_voting());
     assert_eq!(server.offer(&facilitator, &close_round, true).refused, None);
     let sync = server
@@ -332,14 +376,18 @@ fn dot_votes_follow_the_facilitators_round() {
         .transact_mut()
         .apply_update(Update::decode_v1(&sync).unwrap())
         .unwrap();
-    // (A Yjs document cannot undo a deletion: the refused third vote also deleted the replica's
-    // count of 2, so the replica votes from zero.)
     let late = edit(&replica, "p-ana", |w| {
-        w.vote(&bobs, "p-ana").unwrap();
+        w.unvote(&bobs, "p-ana").unwrap();
     });
     let outcome = server.offer(&ana(), &late, true);
-    assert!(outcome.refused.unwrap().contains("voting is closed"));
+    assert!(outcome
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("voting is closed"));
+    server.deliver(&replica, &outcome);
     assert_eq!(server.board().cards[0].votes.get("p-ana"), Some(&2));
+    assert_eq!(bobs_votes(&replica), Some(2));
 }
 
 #[test]
@@ -349,7 +397,9 @@ fn only_facilitators_run_the_timer() {
     let start = edit(&replica, "p-ana", |w| w.start_timer(300_000, "Ideas"));
     assert!(server.offer(&ana(), &start, true).refused.is_some());
     let facilitator = actor(Role::Facilitator, "f-1", "Fay");
-    let start = edit(&server.replica(31), "f-1", |w| w.start_timer(300_000, "Ideas"));
+    let start = edit(&server.replica(31), "f-1", |w| {
+        w.start_timer(300_000, "Ideas")
+    });
     assert_eq!(server.offer(&facilitator, &start, true).refused, None);
     assert_eq!(server.board().workshop.timer_label, "Ideas");
 }
@@ -361,14 +411,19 @@ fn a_reconnecting_participants_sync_keeps_its_allowed_work_and_drops_the_rest() 
     let board = server.board();
     // Offline: a card of her own, and Bob's card deleted (which she may not do).
     edit(&replica, "p-ana", |w| {
-        w.add_card(&new_card(&board, "Ana", "Offline idea")).unwrap();
+        w.add_card(&new_card(&board, "Ana", "Offline idea"))
+            .unwrap();
     });
     edit(&replica, "p-ana", |w| w.delete_card(&bobs).unwrap());
     let step2 = replica
         .transact()
         .encode_state_as_update_v1(&server.doc.transact().state_vector());
     let outcome = server.offer(&ana(), &step2, false);
-    assert!(outcome.refused.unwrap().contains("only its author"));
+    assert!(outcome
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("only its author"));
     let texts: Vec<String> = server.board().cards.into_iter().map(|c| c.text).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts.contains(&"Offline idea".to_owned()));

@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use client_protocol::access::{self, Actor, Refusal};
-use client_protocol::blocks;
-use client_protocol::inspect::Locator;
 use client_protocol::apply;
+use client_protocol::blocks;
 use client_protocol::codec::{self, Message, SyncMessage};
+use client_protocol::inspect::Locator;
 use client_protocol::{BoardId, CloseCode};
 use futures_util::FutureExt;
 use tokio::sync::mpsc::error::TrySendError;
@@ -548,10 +548,22 @@ impl Board {
         }
         if let Some(refusal) = refusal {
             tracing::info!(conn, reason = %refusal.reason, "edit refused: permission denied");
+            // Values the refused edit overwrote or deleted in its sender's document are written
+            // again, for everyone (the sender's copy cannot undo a deletion otherwise).
+            let restored = catch_unwind(AssertUnwindSafe(|| {
+                access::restore(self.doc(), &refusal.restore)
+            }))
+            .map_err(|_| Fatal::Poisoned)?;
+            if let Some(diff) = restored {
+                self.integrated(diff, API, produced);
+            }
             self.ctx.metrics.refused_edits.inc();
             // Only the sender's own refused content is taken back: safe to send before the
             // batch is durable, since it reveals nothing of anyone else's.
-            self.send(conn, codec::encode(&Message::Auth(Some(refusal.reason))).into());
+            self.send(
+                conn,
+                codec::encode(&Message::Auth(Some(refusal.reason))).into(),
+            );
             self.send(conn, codec::encode_update(&refusal.take_back).into());
         }
         if applied.missing_predecessors {
@@ -585,8 +597,9 @@ impl Board {
         // What does not parse is refused by `apply_update` with its usual error.
         let blocks = blocks::parse(update).ok()?;
         let inspection = self.locator.inspect(&blocks);
-        let verdict = access::judge(actor, &inspection, &self.doc().transact());
-        (!verdict.allowed()).then(|| access::refuse(&blocks, &inspection, &verdict, live))
+        let txn = self.doc().transact();
+        let verdict = access::judge(actor, &inspection, &txn);
+        (!verdict.allowed()).then(|| access::refuse(&blocks, &inspection, &verdict, live, &txn))
     }
 
     /// Records what the document just integrated, for storage, broadcast and access control.
