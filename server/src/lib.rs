@@ -91,8 +91,22 @@ pub async fn run_with_store(
         },
         tracker: tracker.clone(),
         max_body_bytes: config.max_body_bytes,
+        access: Arc::new(config.access.clone()),
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let access = &config.access;
+    if access.is_open() {
+        tracing::warn!(
+            "running OPEN: no --admin-key or --token-public-key set; anyone who can reach this \
+             server can read, edit and delete every board"
+        );
+    } else {
+        tracing::info!(
+            admin_key = access.admin_key().is_some(),
+            allowed_origins = access.allowed_origins.len(),
+            "access tokens required"
+        );
+    }
     tracing::info!(addr = %listener.local_addr()?, "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
