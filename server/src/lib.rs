@@ -4,9 +4,11 @@
 //!
 //! - [`run`] (this file): wires storage, rooms and HTTP together on a listener the caller bound,
 //!   and shuts them down in order when the token is cancelled.
-//! - [`auth`]: access tokens (JWT claims, verification, issuance) and roles.
+//! - [`auth`]: access tokens (JWT claims, verification, issuance), roles, and the access policy
+//!   (open, or credentials required) that the HTTP layer applies.
 //! - [`config`]: the `parcours serve` flags and the tuning values behind them.
-//! - `http`: routes, health checks, the WebSocket upgrade, and the board REST API.
+//! - `http`: routes, health checks, credentials on requests, the WebSocket upgrade, and the board
+//!   REST API.
 //! - [`export`]: a board as Markdown, CSV, or a rendered SVG journey map.
 //! - `connection`: one task per WebSocket — decode, forward to the room, write, ping, close;
 //!   `rate`: the token bucket that paces a connection's incoming messages.

@@ -78,7 +78,7 @@ async fn board_socket(
         .map(|o| o.to_str().unwrap_or("(not text)"));
     if !state.access.origin_allowed(origin) {
         state.connections.metrics.refused("origin_not_allowed");
-        tracing::info!(board = %board, %peer, origin, "connection refused: origin not allowed");
+        tracing::debug!(board = %board, %peer, origin, "connection refused: origin not allowed");
         return error(
             StatusCode::FORBIDDEN,
             "origin_not_allowed",
@@ -94,7 +94,7 @@ async fn board_socket(
         Ok(grant) => grant,
         Err(refused) => {
             state.connections.metrics.refused(refused.code());
-            tracing::info!(board = %board, %peer, code = refused.code(), "connection refused");
+            tracing::debug!(board = %board, %peer, code = refused.code(), "connection refused");
             return credentials::refusal(&refused);
         }
     };
