@@ -206,10 +206,7 @@ impl ApiError {
             }
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "board_unavailable"),
-            ApiError::Access(refused) => (
-                StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                refused.code(),
-            ),
+            ApiError::Access(refused) => (super::credentials::status(refused), refused.code()),
             ApiError::TokensUnavailable => (StatusCode::CONFLICT, "tokens_unavailable"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             ApiError::Export(_) => (StatusCode::INTERNAL_SERVER_ERROR, "export_failed"),

@@ -36,12 +36,15 @@ pub(crate) fn presented(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     })
 }
 
+/// The HTTP status of a refusal.
+pub(crate) fn status(refused: &AuthError) -> StatusCode {
+    StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// The response refusing a request for `error`: its status and JSON body, with the
 /// `WWW-Authenticate` challenge of RFC 6750 on a 401.
 pub(crate) fn refusal(refused: &AuthError) -> Response {
-    let status =
-        StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = error(status, refused.code(), refused);
+    let mut response = error(status(refused), refused.code(), refused);
     let challenge = match refused {
         AuthError::Missing => Some(r#"Bearer realm="parcours""#),
         AuthError::Invalid(_) | AuthError::Expired => {
