@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use client_protocol::Limits;
 
+use crate::auth::{AccessConfig, AdminKey, AuthError};
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -75,11 +77,48 @@ pub struct ServeArgs {
     /// Seconds a board stays loaded after its last participant leaves.
     #[arg(long, env = "PARCOURS_UNLOAD_AFTER_SECS", default_value_t = 30)]
     pub unload_after_secs: u64,
+
+    /// Admin key (at least 32 bytes): signs HS256 access tokens and, presented itself, opens
+    /// everything. With it (or --token-public-key) every connection and API call needs
+    /// credentials; without either the server runs open.
+    #[arg(long, env = "PARCOURS_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<AdminKey>,
+
+    /// PEM file of a public key (Ed25519 or RSA) whose private half signs access tokens (EdDSA or
+    /// RS256), for tokens minted by another backend.
+    #[arg(long, env = "PARCOURS_TOKEN_PUBLIC_KEY")]
+    pub token_public_key: Option<PathBuf>,
+
+    /// Browser origins allowed to open boards, comma-separated (`https://cx.example.com`); empty
+    /// allows any. Clients that send no Origin header are not affected.
+    #[arg(long, env = "PARCOURS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+}
+
+/// Why the flags do not make a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The token public key file could not be read.
+    #[error("reading the token public key {path}: {source}")]
+    ReadKey {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The token public key is not an Ed25519 or RSA public key in PEM.
+    #[error("the token public key {path}: {source}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: AuthError,
+    },
 }
 
 impl ServeArgs {
-    /// The server configuration these flags describe.
-    pub fn server_config(&self) -> ServerConfig {
+    /// The server configuration these flags describe (reading the token public key file).
+    pub fn server_config(&self) -> Result<ServerConfig, ConfigError> {
         let mut config = ServerConfig::new(self.data_dir.clone());
         config.connection.limits.max_message_bytes = self.max_message_bytes;
         config.connection.messages_per_second = self.messages_per_second;
@@ -90,7 +129,27 @@ impl ServeArgs {
         config.room.max_board_bytes = self.max_board_bytes;
         config.max_body_bytes = self.max_body_bytes;
         config.room.max_loaded_boards = self.max_loaded_boards;
-        config
+        let pem = match &self.token_public_key {
+            Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::ReadKey {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        config.access =
+            AccessConfig::new(self.admin_key.clone(), pem.as_deref()).map_err(|source| {
+                ConfigError::Key {
+                    path: self.token_public_key.clone().unwrap_or_default(),
+                    source,
+                }
+            })?;
+        config.access.allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        Ok(config)
     }
 }
 
@@ -105,16 +164,20 @@ pub struct ServerConfig {
     pub room: RoomConfig,
     /// Largest REST API request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Who may open boards and call the API (open by default).
+    pub access: AccessConfig,
 }
 
 impl ServerConfig {
-    /// Defaults suitable for production, storing in `data_dir`.
+    /// Defaults suitable for production, storing in `data_dir`, running open (see
+    /// [`ServerConfig::access`]).
     pub fn new(data_dir: PathBuf) -> Self {
         ServerConfig {
             data_dir,
             connection: ConnectionConfig::default(),
             room: RoomConfig::default(),
             max_body_bytes: crate::http::api::DEFAULT_MAX_BODY_BYTES,
+            access: AccessConfig::default(),
         }
     }
 }
@@ -194,5 +257,61 @@ impl Default for RoomConfig {
             max_board_bytes: 256 * 1024 * 1024,
             max_loaded_boards: 10_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn config(flags: &[&str]) -> Result<ServerConfig, String> {
+        let args = Serve::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))
+            .map_err(|e| e.to_string())?
+            .args;
+        args.server_config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_short_admin_key_stops_the_server_from_starting() {
+        let refused = config(&["--admin-key", "hunter2"]).unwrap_err();
+        assert!(refused.contains("at least 32 bytes"), "{refused}");
+    }
+
+    #[test]
+    fn a_token_public_key_alone_requires_tokens_and_origins_are_a_comma_separated_list() {
+        let key = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/keys/ed25519-test-public.pem"
+        );
+        let config = config(&[
+            "--token-public-key",
+            key,
+            "--allowed-origins",
+            "https://a.example, https://b.example,",
+        ])
+        .unwrap();
+        assert!(!config.access.is_open());
+        assert!(config.access.admin_key().is_none());
+        assert_eq!(
+            config.access.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_or_unusable_public_key_is_named_in_the_error() {
+        let missing = config(&["--token-public-key", "/nonexistent/key.pem"]).unwrap_err();
+        assert!(missing.contains("/nonexistent/key.pem"), "{missing}");
+        let not_a_key = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let unusable = config(&["--token-public-key", not_a_key]).unwrap_err();
+        assert!(unusable.contains("Cargo.toml"), "{unusable}");
     }
 }

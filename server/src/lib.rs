@@ -4,9 +4,11 @@
 //!
 //! - [`run`] (this file): wires storage, rooms and HTTP together on a listener the caller bound,
 //!   and shuts them down in order when the token is cancelled.
-//! - [`auth`]: access tokens (JWT claims, verification, issuance) and roles.
+//! - [`auth`]: access tokens (JWT claims, verification, issuance), roles, and the access policy
+//!   (open, or credentials required) that the HTTP layer applies.
 //! - [`config`]: the `parcours serve` flags and the tuning values behind them.
-//! - `http`: routes, health checks, the WebSocket upgrade, and the board REST API.
+//! - `http`: routes, health checks, credentials on requests, the WebSocket upgrade, and the board
+//!   REST API.
 //! - [`export`]: a board as Markdown, CSV, or a rendered SVG journey map.
 //! - `connection`: one task per WebSocket — decode, forward to the room, write, ping, close;
 //!   `rate`: the token bucket that paces a connection's incoming messages.
@@ -91,8 +93,22 @@ pub async fn run_with_store(
         },
         tracker: tracker.clone(),
         max_body_bytes: config.max_body_bytes,
+        access: Arc::new(config.access.clone()),
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let access = &config.access;
+    if access.is_open() {
+        tracing::warn!(
+            "running OPEN: no --admin-key or --token-public-key set; anyone who can reach this \
+             server can read, edit and delete every board"
+        );
+    } else {
+        tracing::info!(
+            admin_key = access.admin_key().is_some(),
+            allowed_origins = access.allowed_origins.len(),
+            "access tokens required"
+        );
+    }
     tracing::info!(addr = %listener.local_addr()?, "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -31,7 +31,7 @@ enum Command {
     Token {
         /// The admin key the server is started with.
         #[arg(long, env = "PARCOURS_ADMIN_KEY", hide_env_values = true)]
-        admin_key: String,
+        admin_key: parcours_server::auth::AdminKey,
         /// The board id, or a prefix ending in `*` for every board it starts.
         #[arg(long)]
         board: String,
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value = "")]
         name: String,
         /// How long the token is valid, in seconds.
-        #[arg(long, default_value_t = 8 * 3600)]
+        #[arg(long, default_value_t = parcours_server::auth::DEFAULT_TOKEN_TTL_SECS)]
         ttl_secs: u64,
     },
     /// Check that every board stored in a data directory loads (stop the server first).
@@ -119,14 +119,14 @@ fn client_runtime<T>(
 }
 
 fn issue_token(
-    admin_key: &str,
+    admin_key: &parcours_server::auth::AdminKey,
     board: String,
     role: parcours_server::auth::Role,
     sub: String,
     name: String,
     ttl_secs: u64,
 ) -> anyhow::Result<()> {
-    use parcours_server::auth::{issue, now_secs, Claims};
+    use parcours_server::auth::Claims;
     let valid = board.strip_suffix('*').map_or_else(
         || client_protocol::BoardId::parse(&board).is_ok(),
         |p| client_protocol::BoardId::parse(&format!("{p}x")).is_ok(),
@@ -134,16 +134,8 @@ fn issue_token(
     if !valid {
         anyhow::bail!("{board:?} is neither a board id nor a board id prefix ending in *");
     }
-    let now = now_secs();
-    let claims = Claims {
-        board,
-        role,
-        sub,
-        name,
-        exp: now + ttl_secs,
-        iat: now,
-    };
-    println!("{}", issue(admin_key.as_bytes(), &claims)?);
+    let claims = Claims::lasting(board, role, sub, name, ttl_secs);
+    println!("{}", admin_key.issue(&claims)?);
     Ok(())
 }
 
@@ -224,6 +216,7 @@ async fn restore(data_dir: PathBuf, input: PathBuf) -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     parcours_server::telemetry::init(args.log_format, &args.log_filter)
         .map_err(anyhow::Error::msg)?;
+    let config = args.server_config()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.bind)
@@ -231,7 +224,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", args.bind))?;
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
-        parcours_server::run(listener, args.server_config(), shutdown)
+        parcours_server::run(listener, config, shutdown)
             .await
             .context("server failed")
     })

@@ -7,7 +7,9 @@
 //! - [`faults`]: the real sled store with writes that fail on demand (full disk, I/O error).
 //! - [`node`]: runs the real JS client (`yjs` + `y-websocket` from npm) installed from
 //!   `tests/js/package-lock.json`.
+//! - [`access`]: a server that requires tokens, and tokens for it.
 
+pub mod access;
 pub mod client;
 pub mod faults;
 pub mod node;

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 /// A `parcours serve` child process.
@@ -12,6 +12,8 @@ pub struct ServerProcess {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Every line it logged so far. A plain mutex: the reader thread only pushes lines.
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -40,10 +42,13 @@ impl ServerProcess {
             .expect("start the server binary");
         let stderr = child.stderr.take().expect("piped stderr");
         let (addr_tx, addr_rx) = mpsc::channel();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let kept = logs.clone();
         // Keeps draining stderr for the life of the process so it never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                kept.lock().unwrap().push(line.clone());
                 if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
                     if event["message"] == "listening" {
                         if let Some(addr) = event["addr"].as_str() {
@@ -63,7 +68,12 @@ impl ServerProcess {
                 panic!("the server process did not report a listening address");
             }
         };
-        ServerProcess { child, addr }
+        ServerProcess { child, addr, logs }
+    }
+
+    /// Every line the process logged so far (JSON, one event each).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
     }
 
     /// The WebSocket URL of a board.

@@ -398,9 +398,16 @@ async fn the_openapi_document_describes_every_api_route() {
         "/api/boards/{board_id}/export",
         "/api/boards/{board_id}/lint",
         "/api/boards/{board_id}/map.svg",
+        "/api/boards/{board_id}/tokens",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     assert!(doc["paths"]["/api/boards"]["post"].is_object());
+    // Every route needs the bearer credential on a locked server, but the templates.
+    assert_eq!(doc["security"][0]["bearer"], serde_json::json!([]));
+    assert_eq!(
+        doc["paths"]["/api/templates"]["get"]["security"],
+        serde_json::json!([{}])
+    );
     assert!(doc["paths"]["/api/boards/{board_id}"]["delete"].is_object());
 }

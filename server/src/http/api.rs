@@ -5,6 +5,11 @@
 //! every durable edit, and creating or deleting a board cannot race live participants. Errors are
 //! JSON `{"error": code, "detail": text}` with a stable `code` and the status listed in
 //! [`ApiError`].
+//!
+//! When the server requires credentials, every route but `/api/templates` and
+//! `/api/openapi.json` takes a [`Caller`] and checks what it grants on the board at hand before
+//! touching it: reads need a viewer, creating a board a facilitator, deleting it and issuing
+//! tokens an owner, and listing every board the admin key itself.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +29,9 @@ use tokio::sync::oneshot;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
+use super::credentials::Caller;
 use super::AppState;
+use crate::auth::{AuthError, Claims, Credential, Role};
 use crate::export;
 use crate::room::{ApiRequest, BoardState, Command, CreateError};
 use crate::storage::{BoardSummary, StoreError};
@@ -35,6 +42,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 const MAX_TITLE_CHARS: usize = 200;
 /// How long a request waits for a board's room.
 const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest validity of a token issued through the API: tokens cannot be revoked (short of
+/// changing the admin key), so they are meant to be renewed rather than kept.
+const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+/// Longest `sub` and `name` of an issued token.
+const MAX_TOKEN_FIELD_CHARS: usize = 200;
 
 /// The OpenAPI description of the REST API.
 #[derive(OpenApi)]
@@ -52,7 +64,8 @@ const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
         delete_board,
         export_board,
         lint_board,
-        board_map
+        board_map,
+        issue_token
     ),
     components(schemas(
         ErrorBody,
@@ -64,10 +77,38 @@ const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
         BoardSummary,
         LintReport,
         LintProblem,
-        ExportFormat
-    ))
+        ExportFormat,
+        TokenRequest,
+        IssuedToken
+    )),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme: the admin key or an access token, as
+/// `Authorization: Bearer …` (or `?token=` on GETs, for links opened in a browser).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token (PROTOCOL.md §7.2) or the admin key; also accepted as \
+                         ?token=. Not needed on a server running open (no key configured).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The API's routes.
 pub(crate) fn routes(max_body_bytes: usize) -> Router<AppState> {
@@ -81,6 +122,10 @@ pub(crate) fn routes(max_body_bytes: usize) -> Router<AppState> {
         .route("/api/boards/{board_id}/export", get(export_board))
         .route("/api/boards/{board_id}/lint", get(lint_board))
         .route("/api/boards/{board_id}/map.svg", get(board_map))
+        .route(
+            "/api/boards/{board_id}/tokens",
+            axum::routing::post(issue_token),
+        )
         .route("/api/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(max_body_bytes))
 }
@@ -129,6 +174,16 @@ pub(crate) enum ApiError {
     /// 503 `board_unavailable`: the board could not be loaded or did not answer in time.
     #[error("the board is unavailable: {0}")]
     Unavailable(String),
+    /// 401 `token_required` / `token_invalid` / `token_expired`, 403 `token_wrong_board` /
+    /// `forbidden`: see [`AuthError`].
+    #[error("{0}")]
+    Access(#[from] AuthError),
+    /// 409 `tokens_unavailable`: the server has no admin key to sign tokens with.
+    #[error(
+        "this server has no admin key (--admin-key) to sign tokens with; \
+         tokens come from the backend that holds the token signing key"
+    )]
+    TokensUnavailable,
     /// 500 `storage_error`.
     #[error("{0}")]
     Storage(#[from] StoreError),
@@ -151,6 +206,8 @@ impl ApiError {
             }
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "board_unavailable"),
+            ApiError::Access(refused) => (super::credentials::status(refused), refused.code()),
+            ApiError::TokensUnavailable => (StatusCode::CONFLICT, "tokens_unavailable"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             ApiError::Export(_) => (StatusCode::INTERNAL_SERVER_ERROR, "export_failed"),
         }
@@ -163,7 +220,10 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, code, "API request failed");
         }
-        super::error(status, code, self)
+        match &self {
+            ApiError::Access(refused) => super::credentials::refusal(refused),
+            _ => super::error(status, code, self),
+        }
     }
 }
 
@@ -223,6 +283,13 @@ fn board_id(raw: &str) -> ApiResult<BoardId> {
     Ok(BoardId::parse(raw)?)
 }
 
+/// The board `raw` names, if `caller` has at least the role `least` on it.
+fn allowed(caller: &Credential, raw: &str, least: Role) -> ApiResult<BoardId> {
+    let board = board_id(raw)?;
+    caller.grant(&board, least)?;
+    Ok(board)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -267,8 +334,7 @@ async fn ask_room<T>(
 }
 
 /// Errors with 404 unless the board was ever written.
-async fn existing(state: &AppState, raw: &str) -> ApiResult<BoardId> {
-    let board = board_id(raw)?;
+async fn existing(state: &AppState, board: BoardId) -> ApiResult<BoardId> {
     match state.connections.rooms.store().record(&board).await? {
         Some(_) => Ok(board),
         None => Err(ApiError::BoardNotFound(board)),
@@ -276,8 +342,8 @@ async fn existing(state: &AppState, raw: &str) -> ApiResult<BoardId> {
 }
 
 /// The typed board, read from its room.
-async fn read_board(state: &AppState, raw: &str) -> ApiResult<(BoardId, Board)> {
-    let board = existing(state, raw).await?;
+async fn read_board(state: &AppState, board: BoardId) -> ApiResult<(BoardId, Board)> {
+    let board = existing(state, board).await?;
     let BoardState { state: bytes } =
         ask_room(state, &board, |reply| ApiRequest::Read { reply }).await?;
     // Decoding a large board is CPU work: keep it off the async workers.
@@ -321,7 +387,7 @@ pub struct LangQuery {
 }
 
 /// Lists the templates a board can be created from.
-#[utoipa::path(get, path = "/api/templates", params(LangQuery),
+#[utoipa::path(get, path = "/api/templates", params(LangQuery), security(()),
     responses((status = 200, body = [TemplateSummary]), (status = 422, body = ErrorBody)))]
 async fn list_templates(
     ApiQuery(query): ApiQuery<LangQuery>,
@@ -389,15 +455,28 @@ fn random_board_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates a board from a template.
+/// Creates a board from a template. Needs the admin key, or a facilitator or owner token that
+/// covers the `id` given (a token cannot create a board under a generated id).
 #[utoipa::path(post, path = "/api/boards", request_body = CreateBoard,
     responses((status = 201, body = CreatedBoard), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_board(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiJson(request): ApiJson<CreateBoard>,
 ) -> ApiResult<(StatusCode, Json<CreatedBoard>)> {
+    let board = match (&request.id, &caller) {
+        (Some(id), _) => allowed(&caller, id, Role::Facilitator)?,
+        (None, Credential::Token(_)) => {
+            return Err(AuthError::Forbidden(
+                "a token may only create a board it covers: give its id".into(),
+            )
+            .into())
+        }
+        (None, _) => board_id(&random_board_id())?,
+    };
     let title = request.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::Unprocessable {
@@ -415,10 +494,6 @@ async fn create_board(
             detail: format!("there is no template {template:?} (see /api/templates)"),
         });
     }
-    let board = match request.id {
-        Some(id) => board_id(&id)?,
-        None => board_id(&random_board_id())?,
-    };
     let content = {
         let doc = Doc::new();
         let refs = BoardRefs::new(&doc);
@@ -514,13 +589,17 @@ pub struct BoardListing {
     pub next: Option<String>,
 }
 
-/// Lists boards, paginated in id order.
+/// Lists boards, paginated in id order. Needs the admin key (tokens are for boards, not for
+/// the server).
 #[utoipa::path(get, path = "/api/boards", params(Page),
-    responses((status = 200, body = BoardListing), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = BoardListing), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_boards(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<BoardListing>> {
+    caller.require_admin("list every board")?;
     let limit = page.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::InvalidQuery(
@@ -555,25 +634,30 @@ async fn list_boards(
 #[utoipa::path(get, path = "/api/boards/{board_id}",
     params(("board_id" = String, Path, description = "Board id")),
     responses((status = 200, description = "The board (SCHEMA.md)", body = Object),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_board(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Board>> {
-    let (_, board) = read_board(&state, &raw).await?;
+    let board = allowed(&caller, &raw, Role::Viewer)?;
+    let (_, board) = read_board(&state, board).await?;
     Ok(Json(board))
 }
 
-/// Deletes a board: its participants are closed with 4410 and its data removed.
+/// Deletes a board: its participants are closed with 4410 and its data removed. Needs an owner.
 #[utoipa::path(delete, path = "/api/boards/{board_id}",
     params(("board_id" = String, Path, description = "Board id")),
     responses((status = 204, description = "Deleted"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn delete_board(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let board = existing(&state, &raw).await?;
+    let board = existing(&state, allowed(&caller, &raw, Role::Owner)?).await?;
     ask_room(&state, &board, |reply| ApiRequest::Delete { reply }).await??;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -613,13 +697,16 @@ fn download(content_type: &'static str, filename: String, body: String) -> Respo
     params(("board_id" = String, Path, description = "Board id"), ExportQuery),
     responses((status = 200, description = "The export", content(
             ("application/json"), ("text/markdown"), ("text/csv"))),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn export_board(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(raw): Path<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
-    let (id, board) = read_board(&state, &raw).await?;
+    let board = allowed(&caller, &raw, Role::Viewer)?;
+    let (id, board) = read_board(&state, board).await?;
     Ok(match query.format.unwrap_or(ExportFormat::Json) {
         ExportFormat::Json => Json(board).into_response(),
         ExportFormat::Markdown => download(
@@ -662,12 +749,15 @@ pub struct LintReport {
 /// Checks a board and reports problems by path; never rejects the board.
 #[utoipa::path(get, path = "/api/boards/{board_id}/lint",
     params(("board_id" = String, Path, description = "Board id")),
-    responses((status = 200, body = LintReport), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = LintReport), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn lint_board(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<LintReport>> {
-    let (_, board) = read_board(&state, &raw).await?;
+    let board = allowed(&caller, &raw, Role::Viewer)?;
+    let (_, board) = read_board(&state, board).await?;
     let problems = validate(&board);
     let errors = problems
         .iter()
@@ -696,13 +786,123 @@ async fn lint_board(
 #[utoipa::path(get, path = "/api/boards/{board_id}/map.svg",
     params(("board_id" = String, Path, description = "Board id")),
     responses((status = 200, description = "The map", content_type = "image/svg+xml"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
-async fn board_map(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Response> {
-    let (_, board) = read_board(&state, &raw).await?;
+async fn board_map(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let board = allowed(&caller, &raw, Role::Viewer)?;
+    let (_, board) = read_board(&state, board).await?;
     let svg = tokio::task::spawn_blocking(move || export::svg(&board))
         .await
         .map_err(|e| ApiError::Export(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// `POST /api/boards/{id}/tokens` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    /// `viewer`, `participant`, `facilitator` or `owner`.
+    #[schema(value_type = String, example = "participant")]
+    pub role: Role,
+    /// The participant's stable id (1–200 characters).
+    pub sub: String,
+    /// The participant's display name (up to 200 characters).
+    #[serde(default)]
+    pub name: String,
+    /// How long the token is valid, in seconds: 1 to 2592000 (30 days); default 28800 (8 h).
+    /// A token issued with an owner token never outlives it.
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+}
+
+/// An issued token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedToken {
+    /// The token (a JWT): pass it as `?token=` on the board URL or as `Authorization: Bearer`.
+    pub token: String,
+    /// When it expires, in seconds since the Unix epoch (its `exp`).
+    pub expires_at: u64,
+    /// The role it grants.
+    pub role: String,
+    /// The board it is for.
+    pub board: String,
+}
+
+fn invalid_field(detail: String) -> ApiError {
+    ApiError::Unprocessable {
+        code: "invalid_field",
+        detail,
+    }
+}
+
+/// Issues an access token for one board, signed with the server's admin key. Needs the admin key
+/// or an owner token covering the board; the board need not exist yet.
+#[utoipa::path(post, path = "/api/boards/{board_id}/tokens", request_body = TokenRequest,
+    params(("board_id" = String, Path, description = "Board id")),
+    responses((status = 201, body = IssuedToken), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "`tokens_unavailable`: the server has no admin key",
+            body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn issue_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(raw): Path<String>,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+    let board = board_id(&raw)?;
+    let grant = caller.grant(&board, Role::Owner)?;
+    if request.role > grant.actor.role {
+        return Err(AuthError::Forbidden(format!(
+            "a {} may not issue {} tokens",
+            grant.actor.role, request.role
+        ))
+        .into());
+    }
+    let key = state
+        .access
+        .admin_key()
+        .ok_or(ApiError::TokensUnavailable)?;
+    let sub = request.sub.trim().to_owned();
+    if sub.is_empty() || sub.chars().count() > MAX_TOKEN_FIELD_CHARS {
+        return Err(invalid_field(format!(
+            "sub must have 1 to {MAX_TOKEN_FIELD_CHARS} characters"
+        )));
+    }
+    if request.name.chars().count() > MAX_TOKEN_FIELD_CHARS {
+        return Err(invalid_field(format!(
+            "name must have at most {MAX_TOKEN_FIELD_CHARS} characters"
+        )));
+    }
+    let ttl = request
+        .ttl_secs
+        .unwrap_or(crate::auth::DEFAULT_TOKEN_TTL_SECS);
+    if !(1..=MAX_TOKEN_TTL_SECS).contains(&ttl) {
+        return Err(invalid_field(format!(
+            "ttlSecs must be between 1 and {MAX_TOKEN_TTL_SECS}"
+        )));
+    }
+    let mut claims = Claims::lasting(board.to_string(), request.role, sub, request.name, ttl);
+    if let Credential::Token(issuer) = &caller {
+        // Otherwise an owner token could renew itself forever.
+        claims.exp = claims.exp.min(issuer.exp);
+    }
+    let token = key.issue(&claims)?;
+    tracing::info!(board = %board, role = %claims.role, participant = %claims.sub, "token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedToken {
+            token,
+            expires_at: claims.exp,
+            role: claims.role.to_string(),
+            board: claims.board,
+        }),
+    ))
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

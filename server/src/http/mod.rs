@@ -6,11 +6,16 @@
 //! | `GET /healthz`         | 200 while the process is up                                 |
 //! | `GET /metrics`        | Prometheus / OpenMetrics text ([`crate::metrics`])          |
 //! | `GET /readyz`          | 200 while accepting connections, 503 once shutting down    |
+//!
+//! With access required ([`crate::auth::AccessConfig`]), the board socket and the API check
+//! credentials (`credentials`) before doing anything else.
 
 pub mod api;
+mod credentials;
 mod websocket;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
@@ -20,6 +25,7 @@ use axum::{Json, Router};
 use client_protocol::BoardId;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::{AccessConfig, Role};
 use crate::connection;
 
 /// What every request handler can reach.
@@ -29,6 +35,8 @@ pub(crate) struct AppState {
     pub tracker: TaskTracker,
     /// Largest REST API request body accepted.
     pub max_body_bytes: usize,
+    /// Who may open boards and call the API.
+    pub access: Arc<AccessConfig>,
 }
 
 /// The server's routes.
@@ -61,6 +69,34 @@ async fn board_socket(
     let board = match BoardId::parse(&raw_id) {
         Ok(board) => board,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_board_id", e),
+    };
+    // A browser sends cookies and ambient credentials with any page's WebSocket (the same-origin
+    // policy does not apply to them), so a deployment may restrict which pages may connect.
+    let origin = request
+        .headers()
+        .get(axum::http::header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("(not text)"));
+    if !state.access.origin_allowed(origin) {
+        state.connections.metrics.refused("origin_not_allowed");
+        tracing::debug!(board = %board, %peer, origin, "connection refused: origin not allowed");
+        return error(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this server does not accept connections from pages of this origin",
+        );
+    }
+    let presented = credentials::presented(request.headers(), request.uri());
+    let grant = match state
+        .access
+        .identify(presented.as_deref())
+        .and_then(|credential| credential.grant(&board, Role::Viewer))
+    {
+        Ok(grant) => grant,
+        Err(refused) => {
+            state.connections.metrics.refused(refused.code());
+            tracing::debug!(board = %board, %peer, code = refused.code(), "connection refused");
+            return credentials::refusal(&refused);
+        }
     };
     if state.connections.shutdown.is_cancelled() {
         return error(
@@ -101,7 +137,7 @@ async fn board_socket(
     let connections = state.connections.clone();
     let ws_config = websocket::config(&connections.config.limits);
     websocket::upgrade(request, ws_config, &state.tracker, move |ws| {
-        connection::serve(ws, board, peer, connections, crate::auth::Grant::open())
+        connection::serve(ws, board, peer, connections, grant)
     })
 }
 
