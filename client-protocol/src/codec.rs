@@ -668,7 +668,7 @@ mod spec_examples {
     #[test]
     fn protocol_md_lists_every_close_code() {
         for code in [
-            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4410, 4413, 4503, 4507,
+            1000, 1001, 1002, 1003, 1007, 1009, 1011, 4000, 4008, 4401, 4410, 4413, 4503, 4507,
         ] {
             assert!(CloseCode::from_code(code).is_some());
             assert!(

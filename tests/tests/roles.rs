@@ -3,22 +3,22 @@
 
 use client_protocol::access::Role;
 use client_protocol::schema::{instantiate, Board, BoardRefs, BoardWriter, Lang, NewCard};
-use parcours_e2e::{node, TestClient, TestServer};
-use parcours_server::auth::{issue, AccessConfig, Claims};
+use parcours_e2e::{access, node, TestClient, TestServer};
+use parcours_server::auth::Claims;
 use serde_json::Value;
 
-const KEY: &str = "roles-test-admin-key-0123456789abcdef-0123456789";
-
 async fn secured() -> TestServer {
-    TestServer::start_with(|config| {
-        config.access = AccessConfig::new(Some(KEY.parse().unwrap()), None).unwrap();
-    })
-    .await
+    TestServer::start_with(access::requiring_tokens).await
 }
 
 fn token(board: &str, role: Role, sub: &str, name: &str) -> String {
-    let claims = Claims::lasting(board.into(), role, sub.into(), name.into(), 3600);
-    issue(KEY.as_bytes(), &claims).unwrap()
+    access::signed(&Claims::lasting(
+        board.into(),
+        role,
+        sub.into(),
+        name.into(),
+        3600,
+    ))
 }
 
 fn url(server: &TestServer, board: &str, token: &str) -> String {
@@ -45,9 +45,10 @@ fn board(client: &TestClient) -> Board {
     client.with_doc(Board::from_doc)
 }
 
+/// A new card in the last stage (the tests remove the first one).
 fn card(board: &Board, author: &str, text: &str) -> NewCard {
     NewCard {
-        stage: board.stages[0].id.clone(),
+        stage: board.stages.last().unwrap().id.clone(),
         lane: board.lanes[0].id.clone(),
         text: text.into(),
         author: author.into(),
@@ -247,12 +248,19 @@ async fn a_viewers_stock_js_client_reads_and_shows_presence_but_its_edits_never_
         "{js}"
     );
 
-    // Nothing of the viewer's reached Fay or the disk.
+    // Nothing of the viewer's reached Fay or the disk: once a witness has Fay's next edit, it
+    // has everything the room stored before it.
+    let witness = join(&server, "js-view", Role::Viewer, "v-w", "Wes").await;
     write(&fay, "p-fay", |w| w.set_description("checked"));
-    let fay_board = board(&fay);
-    assert_eq!(fay_board.meta.title, "Q3 onboarding");
-    assert!(fay_board.cards.is_empty());
-    drop(fay);
+    witness
+        .wait_for("the description", |c| {
+            board(c).meta.description == "checked"
+        })
+        .await;
+    assert_eq!(board(&witness), board(&fay));
+    assert_eq!(board(&fay).meta.title, "Q3 onboarding");
+    assert!(board(&fay).cards.is_empty());
+    drop((fay, witness));
     let server = server.restart().await;
     let reader = join(&server, "js-view", Role::Viewer, "v-2", "Vic").await;
     reader

@@ -487,7 +487,8 @@ pub fn refuse<T: ReadTxn>(
     }
     // Dependants: anything whose path runs through a refused item, or whose neighbour is one.
     // (A refused live update has all its new blocks refused already.)
-    while !whole {
+    let mut settled = whole;
+    while !settled {
         let ranges: BTreeMap<Id, u32> = refused
             .iter()
             .map(|&i| (blocks.blocks[i].id, blocks.blocks[i].len))
@@ -515,9 +516,7 @@ pub fn refuse<T: ReadTxn>(
                 }
             }
         }
-        if refused.len() == before {
-            break;
-        }
+        settled = refused.len() == before;
     }
     let kept: Vec<Range> = if whole {
         Vec::new()

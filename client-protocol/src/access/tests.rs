@@ -129,6 +129,9 @@ fn edit(doc: &Doc, sub: &str, f: impl FnOnce(&mut BoardWriter<'_, '_>)) -> Vec<u
     txn.encode_update_v1()
 }
 
+/// A board edit, as a test case.
+type Edit = dyn Fn(&mut BoardWriter<'_, '_>);
+
 fn actor(role: Role, sub: &str, name: &str) -> Actor {
     Actor {
         role,
@@ -297,7 +300,7 @@ fn a_participant_cannot_change_the_structure_of_the_board() {
     let stage = board.stages[0].id.clone();
     let lane = board.lanes[0].id.clone();
     let persona_less = board.personas.len();
-    let edits: Vec<Box<dyn Fn(&mut BoardWriter<'_, '_>)>> = vec![
+    let edits: Vec<Box<Edit>> = vec![
         Box::new(move |w| {
             w.remove_stage(&stage).unwrap();
         }),
