@@ -46,9 +46,9 @@ pub enum BoardCommand {
         /// The card's text.
         #[arg(long)]
         text: String,
-        /// Author shown on the card.
-        #[arg(long, default_value = "parcours-cli")]
-        author: String,
+        /// Author shown on the card; by default the name in the token, else `parcours-cli`.
+        #[arg(long)]
+        author: Option<String>,
         /// Card colour.
         #[arg(long, default_value = "#ffd166")]
         color: String,
@@ -82,6 +82,14 @@ pub async fn run(command: BoardCommand) -> anyhow::Result<()> {
             color,
             team,
         } => {
+            let claims = target
+                .token
+                .as_deref()
+                .and_then(parcours_server::auth::Claims::unverified);
+            let author = author
+                .or_else(|| claims.as_ref().map(|c| c.name.clone()))
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "parcours-cli".into());
             let card = NewCard {
                 stage,
                 lane,
@@ -90,7 +98,7 @@ pub async fn run(command: BoardCommand) -> anyhow::Result<()> {
                 color,
                 team,
             };
-            add_card(target, card).await
+            add_card(target, card, claims.map(|c| c.sub)).await
         }
     }
 }
@@ -274,8 +282,13 @@ fn resolve(board: &Board, stage: &str, lane: &str) -> anyhow::Result<(String, St
     Ok((stage_id, lane_id))
 }
 
-async fn add_card(target: Target, mut card: NewCard) -> anyhow::Result<()> {
+async fn add_card(
+    target: Target,
+    mut card: NewCard,
+    author_id: Option<String>,
+) -> anyhow::Result<()> {
     let client = connect(&target).await?;
+    let mut events = client.events();
     let board = Board::from_doc(client.doc());
     let (stage, lane) = resolve(&board, &card.stage, &card.lane)?;
     card.stage = stage;
@@ -287,10 +300,21 @@ async fn add_card(target: Target, mut card: NewCard) -> anyhow::Result<()> {
         .unwrap_or(0);
     let id = {
         let mut txn = client.doc().transact_mut();
-        BoardWriter::new(&mut txn, &refs, now_ms).add_card(&card)?
+        let mut writer = BoardWriter::new(&mut txn, &refs, now_ms);
+        if let Some(sub) = author_id {
+            writer = writer.with_author_id(sub);
+        }
+        writer.add_card(&card)?
     };
     if let Err(e) = client.flush().await {
         bail!("the card may not have reached the server: {e}");
+    }
+    // The server answers a refused edit with permission denied before it answers the flush.
+    while let Ok(event) = events.try_recv() {
+        if let ClientEvent::PermissionDenied(reason) = event {
+            client.close().await;
+            bail!("the server refused the card: {reason}");
+        }
     }
     client.close().await;
     line(json!({"card": id, "stage": card.stage, "lane": card.lane}));

@@ -2,9 +2,10 @@
 
 use std::process::Stdio;
 
+use client_protocol::access::Role;
 use client_protocol::client::{Client, ClientOptions};
 use client_protocol::schema::{instantiate, Board, BoardRefs, BoardWriter, Lang, NewCard};
-use parcours_e2e::{TestServer, PATIENCE};
+use parcours_e2e::{access, TestServer, PATIENCE};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -14,7 +15,16 @@ const PARCOURS: &str = env!("CARGO_BIN_EXE_parcours-under-test");
 
 /// A board made from the customer-journey template by an SDK client, which stays connected.
 async fn journey_board(server: &TestServer, id: &str) -> Client {
-    let client = Client::connect(&server.board_url(id), ClientOptions::default())
+    journey_board_with(server, id, None).await
+}
+
+/// [`journey_board`], written with `token` on a server that requires one.
+async fn journey_board_with(server: &TestServer, id: &str, token: Option<String>) -> Client {
+    let options = ClientOptions {
+        token,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(&server.board_url(id), options)
         .await
         .unwrap();
     let refs = BoardRefs::new(client.doc());
@@ -114,6 +124,65 @@ async fn adding_a_card_to_a_stage_that_does_not_exist_fails_with_a_clear_message
     .await;
     assert!(!ok);
     assert!(err.contains("400"), "{err}");
+}
+
+#[tokio::test]
+async fn add_card_signs_with_the_tokens_participant_and_reports_a_refusal() {
+    let server = TestServer::start_with(access::requiring_tokens).await;
+    let _facilitator = journey_board_with(
+        &server,
+        "cli-roles",
+        Some(access::token("cli-roles", Role::Facilitator)),
+    )
+    .await;
+    let url = server.board_url("cli-roles");
+    let add = |token: String| {
+        let url = url.clone();
+        async move {
+            parcours(&[
+                "board",
+                "add-card",
+                &url,
+                "--token",
+                &token,
+                "--stage",
+                "awareness",
+                "--lane",
+                "painPoints",
+                "--text",
+                "Hard to find",
+            ])
+            .await
+        }
+    };
+    let (ok, out, err) = add(access::token("cli-roles", Role::Participant)).await;
+    assert!(ok, "a participant adds a card: {err}");
+    let id = serde_json::from_str::<Value>(&out).unwrap()["card"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (ok, _, err) = add(access::token("cli-roles", Role::Viewer)).await;
+    assert!(!ok, "a viewer's card is refused");
+    assert!(err.contains("viewers cannot change the board"), "{err}");
+
+    let reader = Client::connect(
+        &url,
+        ClientOptions {
+            token: Some(access::token("cli-roles", Role::Viewer)),
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let board = Board::from_doc(reader.doc());
+    assert_eq!(board.cards.len(), 1);
+    let card = &board.cards[0];
+    assert_eq!(card.id, id);
+    assert_eq!(
+        (card.author.as_str(), card.author_id.as_str()),
+        ("Test participant", "p-participant")
+    );
 }
 
 async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Value {

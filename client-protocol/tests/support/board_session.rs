@@ -2,8 +2,11 @@
 //! `board_session` fuzz target and the fuzz regression tests, so a crash input replays through
 //! exactly the code that found it.
 
+use client_protocol::access::{judge, refuse, restore, Actor, Role};
 use client_protocol::apply::{apply_update, snapshot};
+use client_protocol::blocks::parse;
 use client_protocol::codec::{decode_frame, Limits, Message, SyncMessage};
+use client_protocol::inspect::Locator;
 use yrs::sync::Awareness;
 use yrs::{Doc, ReadTxn, Transact};
 
@@ -18,6 +21,36 @@ pub struct Outcome {
     /// Updates on which yrs panicked, after which the board was rebuilt from what was stored
     /// (the server's behaviour: drop the document, reload the board).
     pub reloads: usize,
+    /// Updates with changes refused by access control.
+    pub refusals: usize,
+}
+
+/// The sender of the frame at `index`: frames alternate between a participant, a viewer and an
+/// owner, so that every update goes through access control's inspection and refusal paths.
+fn sender(index: usize) -> Actor {
+    let role = [Role::Participant, Role::Viewer, Role::Owner][index % 3];
+    Actor {
+        role,
+        sub: "p-1".into(),
+        name: "Ana".into(),
+    }
+}
+
+/// What the server stores and records when its document integrated `diff`.
+fn integrated(diff: Vec<u8>, locator: &mut Locator, stored: &mut Vec<Vec<u8>>) {
+    locator.record(&parse(&diff).expect("the document's own updates parse"));
+    stored.push(diff);
+}
+
+/// The locator must expect exactly the clocks the document has.
+fn assert_in_step(doc: &Doc, locator: &Locator) {
+    for (client, clock) in doc.transact().state_vector().iter() {
+        assert_eq!(
+            locator.end(client.get()),
+            *clock,
+            "the locator and the document disagree on client {client}"
+        );
+    }
 }
 
 /// Splits `data` into frames (each prefixed by a one-byte length), decodes them, applies updates
@@ -30,8 +63,11 @@ pub fn board_session(data: &[u8]) -> Outcome {
     let mut awareness = Awareness::new(Doc::new());
     // The server's storage: every change it accepted, in order.
     let mut stored: Vec<Vec<u8>> = Vec::new();
+    let mut locator = Locator::new();
     let mut rest = data;
+    let mut index = 0;
     while let Some((&len, tail)) = rest.split_first() {
+        index += 1;
         let len = (len as usize).min(tail.len());
         let (frame, tail) = tail.split_at(len);
         rest = tail;
@@ -43,13 +79,40 @@ pub fn board_session(data: &[u8]) -> Outcome {
                 Message::Sync(SyncMessage::SyncStep1(sv)) => {
                     let _ = awareness.doc().transact().encode_diff_v1(&sv);
                 }
-                Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
+                Message::Sync(sync @ (SyncMessage::SyncStep2(_) | SyncMessage::Update(_))) => {
+                    let live = matches!(sync, SyncMessage::Update(_));
+                    let (SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) = sync else {
+                        unreachable!()
+                    };
+                    // Access control, as the room does it for a sender who may not change
+                    // everything.
+                    let actor = sender(index);
+                    let mut restores = Vec::new();
+                    let mut u = u;
+                    if !actor.role.edits_everything() {
+                        if let Ok(blocks) = parse(&u) {
+                            let inspection = locator.inspect(&blocks);
+                            let txn = awareness.doc().transact();
+                            let verdict = judge(&actor, &inspection, &txn);
+                            if !verdict.allowed() {
+                                let refusal = refuse(&blocks, &inspection, &verdict, live, &txn);
+                                outcome.refusals += 1;
+                                restores = refusal.restore;
+                                drop(txn);
+                                u = refusal.update;
+                            }
+                        }
+                    }
                     match apply_update(awareness.doc(), &u) {
                         Ok(applied) => {
                             if let Some(diff) = applied.diff {
-                                stored.push(diff);
+                                integrated(diff, &mut locator, &mut stored);
                                 outcome.stored += 1;
                             }
+                            if let Some(diff) = restore(awareness.doc(), &restores) {
+                                integrated(diff, &mut locator, &mut stored);
+                            }
+                            assert_in_step(awareness.doc(), &locator);
                             // The server closes such a sender with "resync"; nothing is held.
                             outcome.resyncs += usize::from(applied.missing_predecessors);
                         }
@@ -64,6 +127,10 @@ pub fn board_session(data: &[u8]) -> Outcome {
                                 assert_eq!(applied.rejected, None, "stored changes reload");
                             }
                             awareness = Awareness::new(reloaded);
+                            locator = Locator::new();
+                            for diff in &stored {
+                                locator.record(&parse(diff).expect("stored changes parse"));
+                            }
                         }
                     }
                 }

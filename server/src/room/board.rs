@@ -540,7 +540,16 @@ impl Board {
                 reason: "the board would exceed its size limit",
             }));
         }
-        let refusal = self.check_rights(conn, update, live);
+        // The inspection reads untrusted bytes: a panic in it must not take the room down.
+        let Ok(refusal) = catch_unwind(AssertUnwindSafe(|| self.check_rights(conn, update, live)))
+        else {
+            tracing::error!(conn, "inspecting an update panicked; refusing it");
+            self.ctx.metrics.refused_messages.inc();
+            return Ok(Err(Kick {
+                code: CloseCode::InvalidPayload,
+                reason: "the update could not be inspected",
+            }));
+        };
         let update = refusal.as_ref().map_or(update, |r| &r.update);
         let applied = apply::apply_update(self.doc(), update).map_err(|_| Fatal::Poisoned)?;
         if let Some(diff) = applied.diff {
