@@ -249,10 +249,19 @@ pub fn parse(bytes: &[u8]) -> Result<Blocks<'_>, DecodeError> {
             });
             clock += len;
         }
-        parsed
+        if blocks == 0 {
+            continue;
+        }
+        // Yjs writes each client once. yrs reads a repeated client as a second run of blocks
+        // with a gap before it, which would slip past the check that updates continue their
+        // clients' sequences.
+        if parsed
             .sections
-            .entry(client)
-            .or_insert((first, parsed.blocks.len()));
+            .insert(client, (first, parsed.blocks.len()))
+            .is_some()
+        {
+            return Err(malformed("update", "a client appears twice in one update"));
+        }
     }
     let ds_clients = r.count("delete set client count", 2)?;
     for _ in 0..ds_clients {

@@ -70,3 +70,17 @@ fn every_example_of_the_spec_replays_as_one_session() {
     assert!(outcome.stored >= 1, "{outcome:?}");
     assert_eq!(outcome.reloads, 0);
 }
+
+/// An update that listed client 0 twice (blocks from clock 0, then again from clock 65): the
+/// check that updates continue their clients' sequences looked at the first run only, and yrs
+/// read the second as blocks after a gap, holding a Skip in the document and encoding clocks it
+/// did not have (the locator, which follows what is stored, disagreed with the document; other
+/// inputs of this shape made yrs's block store subtract with overflow). A repeated client is now
+/// refused.
+#[test]
+fn an_update_listing_a_client_twice_is_refused() {
+    let outcome = board_session(include_bytes!(
+        "fuzz_regressions/board_session-repeated-client-section.bin"
+    ));
+    assert_eq!(outcome.reloads, 0, "{outcome:?}");
+}
