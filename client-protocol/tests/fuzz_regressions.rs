@@ -84,3 +84,12 @@ fn an_update_listing_a_client_twice_is_refused() {
     ));
     assert_eq!(outcome.reloads, 0, "{outcome:?}");
 }
+
+/// An update with subdocument content (type 9): yrs 0.28 leaks every subdocument it decodes
+/// (LeakSanitizer). Subdocuments are refused on arrival, so the update never reaches yrs.
+#[test]
+fn subdocument_content_is_refused_before_yrs_decodes_it() {
+    board_session(include_bytes!(
+        "fuzz_regressions/board_session-subdocument-leak.bin"
+    ));
+}
