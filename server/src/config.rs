@@ -189,6 +189,9 @@ pub struct ConnectionConfig {
     pub limits: Limits,
     /// Frames that may wait for a slow reader before it is closed with "reconnect and resync".
     pub outbound_queue: usize,
+    /// Bytes that may wait for a slow reader before it is closed with "reconnect and resync"
+    /// (frames vary from a few bytes to a whole merged batch: both bounds apply).
+    pub outbound_queue_bytes: usize,
     /// How often the server pings an idle client.
     pub ping_interval: Duration,
     /// A connection with no incoming frame (message or pong) for this long is closed.
@@ -211,6 +214,7 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             limits: Limits::default(),
             outbound_queue: 4096,
+            outbound_queue_bytes: 64 * 1024 * 1024,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(40),
             write_timeout: Duration::from_secs(10),
@@ -233,6 +237,10 @@ pub struct RoomConfig {
     pub unload_grace: Duration,
     /// Awareness states not renewed for this long are removed (the stock client renews every 15 s).
     pub awareness_timeout: Duration,
+    /// Presence changes are gathered for this long and sent as one awareness message: with many
+    /// participants moving cursors, each receives a few messages a second instead of one per
+    /// move of each participant.
+    pub presence_batch: Duration,
     /// Fold the log into a snapshot once it holds this many updates…
     pub compact_after_updates: usize,
     /// …or this many bytes.
@@ -252,6 +260,7 @@ impl Default for RoomConfig {
             max_batch: 512,
             unload_grace: Duration::from_secs(30),
             awareness_timeout: Duration::from_secs(30),
+            presence_batch: Duration::from_millis(50),
             compact_after_updates: 1000,
             compact_after_bytes: 8 * 1024 * 1024,
             max_board_bytes: 256 * 1024 * 1024,

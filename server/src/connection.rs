@@ -29,7 +29,7 @@ use crate::auth::Grant;
 use crate::config::ConnectionConfig;
 use crate::metrics::Metrics;
 use crate::rate::TokenBucket;
-use crate::room::{Command, ConnId, JoinError, Kick, Peer, Rooms};
+use crate::room::{Command, ConnId, JoinError, Kick, Peer, QueuedBytes, Rooms};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -143,6 +143,10 @@ where
     let attachment = ctx.rooms.attach(&board);
     let room = attachment.handle.inbox.clone();
     let (outbound, mut queued) = mpsc::channel(ctx.config.outbound_queue);
+    let queued_bytes = Arc::new(QueuedBytes {
+        bytes: AtomicUsize::new(0),
+        limit: ctx.config.outbound_queue_bytes,
+    });
     let (kick, mut kicked) = oneshot::channel();
     let (ready_tx, ready) = oneshot::channel();
     let join = Command::Join {
@@ -151,6 +155,7 @@ where
             outbound,
             kick,
             actor: grant.actor,
+            queued: queued_bytes.clone(),
         },
         ready: ready_tx,
     };
@@ -176,7 +181,7 @@ where
                     _ = expiry => Ending::Expired,
                     kick = &mut kicked => kick.map_or(Ending::RoomGone, Ending::Kicked),
                     ending = read_loop(&mut stream, &room, conn, &ctx.config, &ctx.metrics) => ending,
-                    ending = write_loop(&mut sink, &mut queued, &ctx.config, &ctx.metrics) => ending,
+                    ending = write_loop(&mut sink, &mut queued, &queued_bytes, &ctx.config, &ctx.metrics) => ending,
                 }
             }
         }
@@ -280,6 +285,7 @@ fn read_error(error: WsError) -> Ending {
 async fn write_loop<S>(
     sink: &mut SplitSink<WebSocketStream<S>, WsMessage>,
     queued: &mut mpsc::Receiver<Bytes>,
+    queued_bytes: &QueuedBytes,
     config: &ConnectionConfig,
     metrics: &Metrics,
 ) -> Ending
@@ -302,7 +308,9 @@ where
                     for frame in batch.drain(..) {
                         metrics.frames_out.inc();
                         metrics.bytes_out.inc_by(frame.len() as u64);
+                        let len = frame.len();
                         sink.feed(WsMessage::Binary(frame)).await?;
+                        queued_bytes.bytes.fetch_sub(len, Ordering::Relaxed);
                     }
                     sink.flush().await
                 };

@@ -52,6 +52,7 @@ async fn a_stalled_reader_is_disconnected_while_the_others_keep_receiving() {
     // can fill it; more data than socket buffers can hide.
     let server = TestServer::start_with(|c| {
         c.connection.outbound_queue = 128;
+        c.connection.outbound_queue_bytes = 4 * 1024 * 1024;
         c.room.max_batch = 16;
         c.connection.write_timeout = Duration::from_secs(1);
     })

@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ use yrs::sync::{Awareness, AwarenessUpdate, Clock};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use super::handle::{
-    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, RoomHandle,
+    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, QueuedBytes, RoomHandle,
 };
 use super::presence::{self, Presence};
 use super::registry::Rooms;
@@ -68,6 +69,8 @@ struct Conn {
     kick: Option<oneshot::Sender<Kick>>,
     /// Who is connected: what their updates may change.
     actor: Actor,
+    /// Bytes waiting in `outbound`.
+    queued: Arc<QueuedBytes>,
 }
 
 /// Why a room stops serving before it is unloaded.
@@ -129,6 +132,9 @@ struct Board {
     last_seq: Option<LogSeq>,
     /// Since when no connection has been in the room.
     idle_since: Option<Instant>,
+    /// Awareness clients whose changes wait to be sent together, and since when.
+    presence_pending: Vec<ClientID>,
+    presence_since: Option<Instant>,
 }
 
 /// Runs the room of `handle.board` until it is unloaded, fails, or the server shuts down.
@@ -172,6 +178,8 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         snapshot_bytes: stored.snapshot_bytes as u64,
         last_seq: stored.last_seq,
         idle_since: None,
+        presence_pending: Vec::new(),
+        presence_since: None,
         ctx,
     };
     match board.serve(&mut commands).await {
@@ -292,6 +300,27 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
     .map_err(|e| StoreError::Backend(format!("load task failed: {e}").into()))?
 }
 
+/// The updates of one batch as the updates to broadcast, each with the connection that must not
+/// receive it (its sender, which has it). Several updates become one, merged: every recipient
+/// gets one frame per batch instead of one per update. A merged update from several senders goes
+/// to everyone (a sender ignores its own changes coming back, as Yjs does with any duplicate).
+fn fold(produced: Produced) -> Vec<(Vec<u8>, Option<ConnId>)> {
+    let Produced { updates, origins } = produced;
+    if updates.len() > 1 {
+        // yrs's own encodings merge; a panic in the merge falls back to one frame per update.
+        let merged = catch_unwind(AssertUnwindSafe(|| yrs::merge_updates_v1(&updates)));
+        if let Ok(Ok(merged)) = merged {
+            let first = origins[0];
+            let except = origins.iter().all(|o| *o == first).then_some(first);
+            return vec![(merged, except)];
+        }
+    }
+    updates
+        .into_iter()
+        .zip(origins.into_iter().map(Some))
+        .collect()
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -326,6 +355,9 @@ impl Board {
         self.idle_since = Some(Instant::now());
         loop {
             let unload_at = self.idle_since.map(|t| t + self.ctx.config.unload_grace);
+            let presence_due = self
+                .presence_since
+                .map(|t| t + self.ctx.config.presence_batch);
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(Exit::Shutdown),
@@ -342,6 +374,9 @@ impl Board {
                     self.handle_batch(batch).await?;
                 }
                 _ = sweep.tick() => self.expire_presence(),
+                _ = tokio::time::sleep_until(presence_due.unwrap_or_else(far_future)), if presence_due.is_some() => {
+                    self.flush_presence();
+                }
                 _ = tokio::time::sleep_until(unload_at.unwrap_or_else(far_future)), if unload_at.is_some() => {
                     if self.try_unload().await? {
                         return Ok(Exit::Unloaded);
@@ -366,6 +401,7 @@ impl Board {
                             outbound: peer.outbound,
                             kick: Some(peer.kick),
                             actor: peer.actor,
+                            queued: peer.queued,
                         },
                     );
                     self.idle_since = None;
@@ -466,13 +502,13 @@ impl Board {
         }
         self.handle
             .participants
-            .store(self.conns.len(), std::sync::atomic::Ordering::Relaxed);
+            .store(self.conns.len(), Ordering::Relaxed);
         // Tell the registry when the board became idle (or busy again), for eviction.
         let idle_since = &self.handle.idle_since_ms;
-        let was_idle = idle_since.load(std::sync::atomic::Ordering::Relaxed) != 0;
+        let was_idle = idle_since.load(Ordering::Relaxed) != 0;
         if self.conns.is_empty() != was_idle {
             let value = if self.conns.is_empty() { now_ms() } else { 0 };
-            idle_since.store(value, std::sync::atomic::Ordering::Relaxed);
+            idle_since.store(value, Ordering::Relaxed);
         }
         if self.log_updates >= self.ctx.config.compact_after_updates
             || self.log_bytes >= self.ctx.config.compact_after_bytes
@@ -646,10 +682,10 @@ impl Board {
             .inc_by(produced.updates.iter().map(|u| u.len() as u64).sum());
         self.last_seq = Some(seq);
         self.log_updates += produced.updates.len();
-        for (update, origin) in produced.updates.iter().zip(produced.origins) {
+        for (update, except) in fold(produced) {
             self.log_bytes += update.len() as u64;
-            let frame = Bytes::from(codec::encode_update(update));
-            self.broadcast(frame, Some(origin));
+            let frame = Bytes::from(codec::encode_update(&update));
+            self.broadcast(frame, except);
         }
         Ok(())
     }
@@ -661,11 +697,15 @@ impl Board {
                 self.presence
                     .claim(conn, summary.added.iter().chain(&summary.updated).copied());
                 self.presence.release(&summary.removed);
-                // Everyone hears it, the sender included: for a lone participant, the echo of
-                // its own renewals is what keeps the stock client from declaring the link dead.
-                if let Some(frame) = self.awareness_frame(Some(summary.all_changes())) {
-                    self.broadcast(frame, None);
+                // Everyone hears it (the sender included: for a lone participant, the echo of its
+                // own renewals is what keeps the stock client from declaring the link dead), with
+                // the other changes of the next few milliseconds, in one message.
+                for id in summary.all_changes() {
+                    if !self.presence_pending.contains(&id) {
+                        self.presence_pending.push(id);
+                    }
                 }
+                self.presence_since.get_or_insert_with(Instant::now);
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(conn, %error, "awareness update not applied"),
@@ -674,6 +714,15 @@ impl Board {
             if let Some(frame) = self.awareness_frame(Some(stale)) {
                 self.send(conn, frame);
             }
+        }
+    }
+
+    /// Sends the presence changes gathered since the last flush, to everyone, as one message.
+    fn flush_presence(&mut self) {
+        self.presence_since = None;
+        let pending = std::mem::take(&mut self.presence_pending);
+        if let Some(frame) = self.awareness_frame(Some(pending)) {
+            self.broadcast(frame, None);
         }
     }
 
@@ -844,6 +893,18 @@ impl Board {
 
 /// Offers a frame to a connection; returns it as a victim if it cannot take it.
 fn offer(id: ConnId, conn: &Conn, frame: Bytes) -> Option<(ConnId, Option<Kick>)> {
+    let len = frame.len();
+    let queued = conn.queued.bytes.fetch_add(len, Ordering::Relaxed) + len;
+    if queued > conn.queued.limit {
+        conn.queued.bytes.fetch_sub(len, Ordering::Relaxed);
+        return Some((
+            id,
+            Some(Kick {
+                code: CloseCode::Resync,
+                reason: "too far behind; reconnect and resync",
+            }),
+        ));
+    }
     match conn.outbound.try_send(frame) {
         Ok(()) => None,
         Err(TrySendError::Full(_)) => Some((

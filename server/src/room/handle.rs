@@ -40,6 +40,17 @@ pub(crate) struct Peer {
     pub kick: oneshot::Sender<Kick>,
     /// Who is connected, and so what their updates may change.
     pub actor: Actor,
+    /// Bytes waiting in `outbound`, shared with the connection that drains it.
+    pub queued: Arc<QueuedBytes>,
+}
+
+/// How many bytes wait in a connection's outbound queue, and how many may.
+#[derive(Debug)]
+pub(crate) struct QueuedBytes {
+    /// Bytes queued and not yet written to the socket.
+    pub bytes: AtomicUsize,
+    /// Past this, the connection is closed with [`CloseCode::Resync`].
+    pub limit: usize,
 }
 
 /// A message from a connection to its room.

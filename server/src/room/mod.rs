@@ -12,6 +12,6 @@ mod presence;
 pub(crate) mod registry;
 
 pub(crate) use handle::{
-    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer,
+    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer, QueuedBytes,
 };
 pub(crate) use registry::Rooms;
