@@ -670,7 +670,7 @@ class BoardPage {
     const stages = this.board.stageList()
     const lanes = this.board.laneList()
     this.detailsEl.hidden = false
-    this.detailsEl.replaceChildren(
+    this.detailsEl.replaceChildren(h('div', { class: 'details-body' },
       h('div', { class: 'head-row' },
         h('h2', {}, t('note')),
         h('button', { class: 'icon', 'aria-label': t('close'), onclick: () => { this.select(null); this.noteEls.get(id)?.focus() } }, '×')),
@@ -697,7 +697,7 @@ class BoardPage {
           dataset: { fkey: 'd-lane' },
           onchange: (e) => this.moveNote(id, card.stage, e.target.value)
         }, lanes.map((l) => h('option', { value: l.id, selected: l.id === card.lane }, l.title))))) : null,
-      card.draft ? null : [
+      card.draft ? '' : h('div', { class: 'social' },
         h('div', { class: 'row votes' },
           h('strong', {}, `${t('votes')}: ${card.voteTotal}`),
           this.mayEdit ? [
@@ -731,8 +731,7 @@ class BoardPage {
             input.value = ''
           }
         }, h('input', { class: 'comment-input', dataset: { fkey: 'd-comment' }, 'aria-label': t('addComment'), placeholder: t('addComment') }),
-        h('button', { type: 'submit' }, t('add'))) : null
-      ])
+        h('button', { type: 'submit' }, t('add'))) : '')))
     const input = this.detailsEl.querySelector('.comment-input')
     if (input && typed) input.value = typed
     if (focusKey) this.detailsEl.querySelector(`[data-fkey="${CSS.escape(focusKey)}"]`)?.focus()

@@ -80,7 +80,7 @@ export class Workshop {
           this.page.awareness.setLocalStateField('lead', this.leading ? { stage: this.visibleStage() } : null)
         }
       }), t('present')) : null
-    bar.replaceChildren(
+    bar.replaceChildren(...[
       this.timerEl,
       this.votingEl,
       h('button', { class: 'small', onclick: () => this.showResults() }, t('results')),
@@ -89,7 +89,7 @@ export class Workshop {
       this.followEl,
       followBox,
       leadBox,
-      fac ? this.controls() : null)
+      fac ? this.controls() : null].filter(Boolean))
     this.render()
   }
 
