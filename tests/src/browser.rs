@@ -1,10 +1,10 @@
 //! Real headless Chromium driving the browser client (`web/`) through `tests/js/browser.mjs`
 //! (playwright-core from `tests/js/package-lock.json`).
 //!
-//! The browser is Debian's `chromium` package at `/usr/bin/chromium`. When it is missing, the
-//! first test that needs it installs it with `apt-get` (under a file lock, since test binaries run
-//! in parallel), so a fresh machine needs no manual step; that needs root, as on CI. Set
-//! `PARCOURS_CHROMIUM` to use another Chromium build instead.
+//! The browser is Debian's `chromium` package at `/usr/bin/chromium`. When it (or the emoji font)
+//! is missing, the first test that needs it installs both with `apt-get` (under a file lock,
+//! since test binaries run in parallel), so a fresh machine needs no manual step; that needs
+//! root, as on CI. Set `PARCOURS_CHROMIUM` to use another Chromium build instead.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,10 @@ use crate::TestServer;
 
 /// Where Debian's `chromium` package puts the browser.
 pub const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The colour emoji font (Debian's `fonts-noto-color-emoji`): the client shows reactions and
+/// emotion faces as emoji, and the screenshots should show them as a person sees them.
+const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
 
 /// How long one run of the driver script may take before the test fails.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(180);
@@ -27,11 +31,15 @@ pub fn ensure_chromium() -> PathBuf {
     let lock =
         File::create(std::env::temp_dir().join("parcours-e2e-chromium.lock")).expect("lock file");
     lock.lock().expect("take the chromium install lock");
-    if !Path::new(DEBIAN_CHROMIUM).exists() {
-        for args in [
-            &["update"][..],
-            &["install", "-y", "--no-install-recommends", "chromium"],
-        ] {
+    if !Path::new(DEBIAN_CHROMIUM).exists() || !Path::new(EMOJI_FONT).exists() {
+        let install = [
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "fonts-noto-color-emoji",
+        ];
+        for args in [&["update"][..], &install[..]] {
             let status = Command::new("apt-get")
                 .args(args)
                 .env("DEBIAN_FRONTEND", "noninteractive")
@@ -54,7 +62,8 @@ pub fn ensure_chromium() -> PathBuf {
     PathBuf::from(DEBIAN_CHROMIUM)
 }
 
-/// Runs the named scenarios of `tests/js/browser.mjs` against `server` on `board`; returns the
+/// Runs the named scenarios of `tests/js/browser.mjs` against `server` on `board`, with extra
+/// environment variables for the script (`PARCOURS_BROWSER_TOKENS`); returns the
 /// script's JSON summary (its last line on stdout). Panics with the failed step and the browser's
 /// errors if a scenario fails.
 pub async fn run(
@@ -62,6 +71,7 @@ pub async fn run(
     board: &str,
     shots: &Path,
     scenarios: &[&str],
+    env: &[(&str, &str)],
 ) -> serde_json::Value {
     crate::node::ensure_installed();
     let chromium = ensure_chromium();
@@ -74,6 +84,7 @@ pub async fn run(
         .arg(shots)
         .args(scenarios)
         .env("PARCOURS_CHROMIUM", chromium)
+        .envs(env.iter().copied())
         .current_dir(&dir)
         .kill_on_drop(true);
     let output = tokio::time::timeout(DRIVER_TIMEOUT, command.output())

@@ -3,14 +3,17 @@
 //! `tests/js/browser.mjs`; here the server is started, the board created, and what the browsers
 //! ended with is checked against what the server stored.
 
-use parcours_e2e::{browser, TestServer};
+use parcours_e2e::{access, browser, TestServer};
+use parcours_server::auth::{Claims, Role};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-/// Creates a board from the customer-journey template.
+/// Creates a board from the customer-journey template (with the admin key, which an open server
+/// ignores).
 async fn create_board(server: &TestServer, id: &str) {
     let response = reqwest::Client::new()
         .post(server.http_url("/api/boards"))
+        .bearer_auth(access::ADMIN_KEY)
         .json(&json!({ "title": "Q3 onboarding", "template": "customer-journey", "id": id }))
         .send()
         .await
@@ -31,7 +34,10 @@ fn screenshot_dir(name: &str) -> PathBuf {
 }
 
 async fn stored_board(server: &TestServer, id: &str) -> Value {
-    reqwest::get(server.http_url(&format!("/api/boards/{id}")))
+    reqwest::Client::new()
+        .get(server.http_url(&format!("/api/boards/{id}")))
+        .bearer_auth(access::ADMIN_KEY)
+        .send()
         .await
         .expect("read the board")
         .json()
@@ -44,7 +50,7 @@ async fn browsers_see_each_others_notes_moves_votes_and_cursors_and_converge_aft
     let server = TestServer::start().await;
     create_board(&server, "browser-collab").await;
     let shots = screenshot_dir("collaboration");
-    let summary = browser::run(&server, "browser-collab", &shots, &["collaboration"]).await;
+    let summary = browser::run(&server, "browser-collab", &shots, &["collaboration"], &[]).await;
 
     // What every browser showed at the end is what the server stored.
     let shown = summary["notes"]
@@ -85,5 +91,75 @@ async fn browsers_see_each_others_notes_moves_votes_and_cursors_and_converge_aft
         shots.join("board.png").exists(),
         "a screenshot of the board"
     );
+    server.stop().await;
+}
+
+/// A token for `board` naming its participant, as a customer backend would mint it.
+fn token(board: &str, role: Role, sub: &str, name: &str) -> String {
+    access::signed(&Claims::lasting(
+        board.into(),
+        role,
+        sub.into(),
+        name.into(),
+        600,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workshop_in_browsers_with_tokens_votes_times_comments_follows_and_reveals_private_notes()
+{
+    let server = TestServer::start_with(access::requiring_tokens).await;
+    let id = "browser-workshop";
+    create_board(&server, id).await;
+    let tokens = json!({
+        "facilitator": token(id, Role::Facilitator, "fay", "Fay"),
+        "participant": token(id, Role::Participant, "pat", "Pat"),
+        "participant2": token(id, Role::Participant, "sam", "Sam"),
+    })
+    .to_string();
+    let shots = screenshot_dir("workshop");
+    let summary = browser::run(
+        &server,
+        id,
+        &shots,
+        &["workshop"],
+        &[("PARCOURS_BROWSER_TOKENS", &tokens)],
+    )
+    .await;
+
+    // The server stored what the browsers did, in the participants' names.
+    let board = stored_board(&server, id).await;
+    let emotions: Vec<Value> = board["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| s["emotion"].clone())
+        .collect();
+    assert_eq!(emotions, [1, -1, -2, 0, 1, 2].map(Value::from), "{summary}");
+    assert_eq!(board["personas"][0]["name"], "Nadia, first-time buyer");
+    assert_eq!(board["workshop"]["votingOpen"], false);
+    assert_eq!(board["workshop"]["votesPerParticipant"], 2);
+    assert_eq!(board["workshop"]["brainstormPrivate"], false);
+    assert!(board["workshop"]["brainstormRevealAt"].is_i64());
+    let cards = board["cards"].as_array().expect("cards");
+    let card = |text: &str| {
+        cards
+            .iter()
+            .find(|c| c["text"].as_str().is_some_and(|t| t.starts_with(text)))
+            .unwrap_or_else(|| panic!("no card {text}: {cards:#?}"))
+    };
+    let secret = card("Secret: loyalty points");
+    assert_eq!(
+        (&secret["author"], &secret["authorId"]),
+        (&json!("Pat"), &json!("pat"))
+    );
+    assert_eq!(
+        card("Shipping cost shown late (at checkout)")["votes"],
+        json!({ "pat": 2 })
+    );
+    let popup = card("Pop-up hides the offer");
+    assert_eq!(popup["comments"][0]["authorId"], "pat");
+    assert_eq!(popup["reactions"]["👍"], json!(["fay"]));
+    assert!(shots.join("workshop.png").exists());
     server.stop().await;
 }

@@ -138,13 +138,10 @@ class BoardPage {
     this.presenceEl = h('ul', { class: 'presence', 'aria-label': t('here') })
     this.undoBtn = h('button', { class: 'icon', title: `${t('undo')} (Ctrl+Z)`, 'aria-label': t('undo'), onclick: () => this.undo.undo(), disabled: true }, '↶')
     this.redoBtn = h('button', { class: 'icon', title: `${t('redo')} (Ctrl+Shift+Z)`, 'aria-label': t('redo'), onclick: () => this.undo.redo(), disabled: true }, '↷')
-    const meBtn = h('button', {
-      class: 'me',
-      style: { '--who': this.me.colour },
-      onclick: () => this.editMe(),
-      disabled: this.me.nameFromToken,
-      title: t('yourName')
-    }, this.me.name)
+    // A name from the token is the one the server checks: it cannot be changed here.
+    const meBtn = this.me.nameFromToken
+      ? h('span', { class: 'me', style: { '--who': this.me.colour } }, this.me.name)
+      : h('button', { class: 'me', style: { '--who': this.me.colour }, onclick: () => this.editMe(), title: t('yourName') }, this.me.name)
     const header = h('header', { class: 'topbar' },
       h('a', { class: 'brand', href: withToken('/'), title: t('backToBoards') }, t('appName')),
       this.titleEl,
@@ -229,7 +226,7 @@ class BoardPage {
       }, h('span', {}, s.user.name))))
     const editors = new Map()
     for (const [client, s] of states) {
-      if (client !== mine && s.editing) editors.set(s.editing, s.user)
+      if (client !== mine && s.editingCard) editors.set(s.editingCard, s.user)
     }
     for (const [id, el] of this.noteEls) {
       const who = editors.get(id)
@@ -490,14 +487,14 @@ class BoardPage {
     el.draggable = false
     textarea.focus()
     textarea.setSelectionRange(textarea.value.length, textarea.value.length)
-    if (!draft) this.awareness.setLocalStateField('editing', id)
+    if (!draft) this.awareness.setLocalStateField('editingCard', id)
   }
 
   stopEdit (refocus) {
     const editing = this.editing
     if (!editing) return
     this.editing = null
-    this.awareness.setLocalStateField('editing', null)
+    this.awareness.setLocalStateField('editingCard', null)
     const el = this.noteEls.get(editing.id)
     const text = editing.textarea.value
     if (editing.fresh && text.trim() === '') {
@@ -522,7 +519,10 @@ class BoardPage {
       this.drafts.remove(id)
     } else {
       const card = this.board.card(id)
-      if (!card || !confirm(t('confirmDeleteNote'))) return
+      if (!card) return
+      // The server refuses it anyway (PROTOCOL.md §7.3); saying so here keeps the view whole.
+      if (card.authorId !== this.me.id && !this.mayFacilitate) return toast(t('denied', { reason: t('notYourNote') }), 'error')
+      if (!confirm(t('confirmDeleteNote'))) return
       this.board.deleteCard(id)
     }
     this.render()
@@ -645,6 +645,7 @@ class BoardPage {
 
   select (id) {
     this.selected = id
+    this.awareness.setLocalStateField('selectedCard', id && !this.drafts.get(id) ? id : null)
     for (const [cid, el] of this.noteEls) el.classList.toggle('selected', cid === id)
     this.commentDraft = ''
     this.renderDetails(true)
