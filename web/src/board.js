@@ -160,7 +160,8 @@ class BoardPage {
     this.workshopBar = h('div', { class: 'workshop-bar' })
     this.gridEl = h('div', { class: 'grid', role: 'grid' })
     this.cursorLayer = h('div', { class: 'cursors', 'aria-hidden': 'true' })
-    this.scrollEl = h('section', { class: 'board-scroll', 'aria-label': t('appName') }, h('div', { class: 'grid-wrap' }, this.gridEl, this.cursorLayer))
+    this.scrollEl = h('section', { class: 'board-scroll', 'aria-label': t('appName') }, this.emptyEl, h('div', { class: 'grid-wrap' }, this.gridEl, this.cursorLayer))
+    this.emptyEl = h('div', { class: 'empty', hidden: true }, h('h2', {}, t('notFound')), h('a', { href: withToken('/') }, t('backToBoards')))
     this.personaEl = h('aside', { class: 'personas', 'aria-label': t('personas') })
     this.detailsEl = h('aside', { class: 'details', hidden: true, 'aria-label': t('note') })
     this.root.replaceChildren(header, this.workshopBar,
@@ -241,6 +242,8 @@ class BoardPage {
   // ----- rendering the board --------------------------------------------------------------------
 
   render () {
+    const focusKey = document.activeElement?.dataset?.fkey
+    const caret = this.editing ? [this.editing.textarea.selectionStart, this.editing.textarea.selectionEnd] : null
     const stages = this.board.stageList()
     const lanes = this.board.laneList()
     const personas = this.board.personaList()
@@ -261,6 +264,14 @@ class BoardPage {
     this.workshop.render()
     this.renderDetails()
     this.renderPresence()
+    this.emptyEl.hidden = !(this.synced && stages.length === 0 && lanes.length === 0 && !title)
+    // A rebuilt skeleton detaches the notes for a moment: put focus (and an editor's caret) back.
+    if (this.editing && document.activeElement !== this.editing.textarea && this.editing.textarea.isConnected) {
+      this.editing.textarea.focus()
+      this.editing.textarea.setSelectionRange(...caret)
+    } else if (focusKey && (document.activeElement === document.body || !document.activeElement)) {
+      this.root.querySelector(`[data-fkey="${CSS.escape(focusKey)}"]`)?.focus()
+    }
   }
 
   buildSkeleton (stages, lanes) {
@@ -370,19 +381,12 @@ class BoardPage {
       })
     }
     for (const [id, el] of this.noteEls) {
-      if (seen.has(id) && el.isConnected) continue
       if (seen.has(id)) continue
       if (el.contains(document.activeElement)) el.closest('.cell')?.querySelector('.add-note')?.focus()
       el.remove()
       this.noteEls.delete(id)
       if (this.editing?.id === id) this.stopEdit(false)
       if (this.selected === id) this.select(null)
-    }
-    // Clean cells that kept notes of another cell (their new cell already took them).
-    for (const container of this.gridEl.querySelectorAll('.notes')) {
-      for (const child of [...container.children]) {
-        if (!this.noteEls.has(child.dataset.card)) child.remove()
-      }
     }
   }
 
@@ -480,7 +484,11 @@ class BoardPage {
       }
     })
     textarea.addEventListener('blur', () => {
-      if (this.editing?.textarea === textarea) this.stopEdit(false)
+      // A remote change may rebuild the grid and detach the editor for a moment: leave editing
+      // only when the participant really moved on.
+      setTimeout(() => {
+        if (this.editing?.textarea === textarea && document.activeElement !== textarea) this.stopEdit(false)
+      }, 0)
     })
     this.editing = { id, draft, textarea, fresh }
     textEl.replaceChildren(textarea)
