@@ -229,6 +229,10 @@ async function workshop () {
     await fay.page.locator('dialog textarea[name=frustrations]').fill('Forms that forget what she typed')
     await fay.page.locator('dialog button[type=submit]').click()
     await pat.page.locator('.persona h3', { hasText: 'Nadia' }).waitFor()
+    await fay.page.locator(`.lane-head[data-lane="${lanes[3]}"] button[aria-label^="Edit"]`).click()
+    await fay.page.locator('dialog textarea[name=question]').fill('What stops them? Is the price clear?')
+    await fay.page.locator('dialog button[type=submit]').click()
+    await pat.page.locator(`.lane-head[data-lane="${lanes[3]}"] .question`, { hasText: 'Is the price clear?' }).waitFor()
   })
 
   await step('a change the role may not make is refused by the server and shown as a toast', async () => {
@@ -242,6 +246,14 @@ async function workshop () {
   await addNote(pat.page, stages[2], lanes[3], 'Shipping cost shown late')
   await addNote(pat.page, stages[2], lanes[5], 'No live chat at checkout')
   await note(fay.page, 'No live chat at checkout').waitFor()
+
+  await step('a participant recolours a note for everyone', async () => {
+    await note(pat.page, 'No live chat at checkout').click()
+    await pat.page.locator('.details .swatch[aria-label="Colour #a0e7a0"]').click()
+    await until(fay.page, () => [...document.querySelectorAll('.note')].some((el) =>
+      el.textContent.includes('No live chat') && el.style.getPropertyValue('--note') === '#a0e7a0'))
+    await pat.page.locator('.details button[aria-label="Close"]').click()
+  })
 
   await step('a participant may not delete someone else\'s note', async () => {
     await note(pat.page, 'Pop-up hides the offer').focus()

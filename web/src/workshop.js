@@ -38,11 +38,13 @@ export class Workshop {
    * at the reveal publishes when back.
    */
   publishDraftsIfRevealed () {
-    const drafts = this.page.drafts.list()
-    if (!drafts.length || !this.page.synced || this.isPrivateRound()) return
+    if (!this.page.drafts.list().length || !this.page.synced || this.isPrivateRound()) return
     const stages = this.board.stageList().map((s) => s.id)
     const lanes = this.board.laneList().map((l) => l.id)
     if (!stages.length || !lanes.length) return
+    // A private note still being typed is published with what it has so far.
+    if (this.page.editing?.draft) this.page.stopEdit(false)
+    const drafts = this.page.drafts.list()
     this.page.drafts.save([])
     this.board.transact(() => {
       for (const d of drafts) {
