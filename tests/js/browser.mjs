@@ -3,7 +3,8 @@
 //
 //   node browser.mjs <http base URL> <board id> <screenshot dir> [scenario…]
 //
-// Scenarios (all by default): `collaboration` (two participants see each other's notes, moves,
+// Scenarios (all by default): `home` (the board list creates a board from a template),
+// `collaboration` (two participants see each other's notes, moves,
 // votes, cursors and editing; a late joiner sees everything; an offline participant's edits
 // merge when it comes back) and `workshop` (voting rounds with a budget and results, timer,
 // comments, reactions, emotion curve, metrics, stages and lanes, undo, follow the facilitator,
@@ -405,7 +406,27 @@ async function workshop () {
   await pat.context.close()
 }
 
-const scenarios = { collaboration, workshop }
+async function home () {
+  const context = await chromiumBrowser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 800 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(STEP_TIMEOUT)
+  await step('the home page lists boards and creates one from a template', async () => {
+    await page.goto(`${base}/`)
+    await page.locator('.board-item a', { hasText: 'Q3 onboarding' }).waitFor()
+    await page.locator('#template').selectOption('customer-experience')
+    await page.locator('#board-title').fill('Store visit')
+    await page.locator('#board-id').fill(`${boardId}-store`)
+    await page.locator('.create-board button[type=submit]').click()
+    await page.waitForURL(`**/b/${boardId}-store`)
+    await page.locator('dialog input[name=name]').fill('Ana')
+    await page.locator('dialog button[type=submit]').click()
+    await page.locator('.board-title', { hasText: 'Store visit' }).waitFor()
+    await page.locator('.stage-head h2', { hasText: 'Afterwards' }).waitFor()
+  })
+  await context.close()
+}
+
+const scenarios = { home, collaboration, workshop }
 try {
   for (const name of wanted.length ? wanted : Object.keys(scenarios)) {
     await scenarios[name]()

@@ -46,11 +46,19 @@ async fn stored_board(server: &TestServer, id: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browsers_see_each_others_notes_moves_votes_and_cursors_and_converge_after_going_offline() {
+async fn browsers_create_a_board_and_see_each_others_notes_moves_votes_and_cursors_and_converge_after_going_offline(
+) {
     let server = TestServer::start().await;
     create_board(&server, "browser-collab").await;
     let shots = screenshot_dir("collaboration");
-    let summary = browser::run(&server, "browser-collab", &shots, &["collaboration"], &[]).await;
+    let summary = browser::run(
+        &server,
+        "browser-collab",
+        &shots,
+        &["home", "collaboration"],
+        &[],
+    )
+    .await;
 
     // What every browser showed at the end is what the server stored.
     let shown = summary["notes"]
@@ -91,6 +99,9 @@ async fn browsers_see_each_others_notes_moves_votes_and_cursors_and_converge_aft
         shots.join("board.png").exists(),
         "a screenshot of the board"
     );
+    let created = stored_board(&server, "browser-collab-store").await;
+    assert_eq!(created["meta"]["title"], "Store visit");
+    assert_eq!(created["meta"]["template"], "customer-experience");
     server.stop().await;
 }
 
