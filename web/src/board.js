@@ -604,8 +604,9 @@ class BoardPage {
     } else if (e.key === 'ArrowUp') {
       target = index > 0 ? items(cell)[index - 1] : (at(row - 1, col) ? items(at(row - 1, col)).at(-1) : null)
     } else {
-      const next = at(row, col + (e.key === 'ArrowRight' ? 1 : -1))
-      if (next && (col + (e.key === 'ArrowRight' ? 1 : -1)) >= 0) {
+      const nextCol = col + (e.key === 'ArrowRight' ? 1 : -1)
+      const next = nextCol >= 0 && nextCol < stages.length ? at(row, nextCol) : null
+      if (next) {
         const list = items(next)
         target = list[Math.min(index, list.length - 1)]
       }
@@ -631,10 +632,9 @@ class BoardPage {
       if (index > 0) before = siblings[index - 1]
       else lane = lanes[lanes.indexOf(lane) - 1]
     } else if (key === 'ArrowDown') {
+      // Below the next note (before the one after it, or at the end), or into the lane below.
       if (index < siblings.length - 1) before = siblings[index + 2]
       else lane = lanes[lanes.indexOf(lane) + 1]
-      if (lane !== cell.dataset.lane) before = undefined
-      else if (before === undefined && index < siblings.length - 1) before = undefined
     }
     if (!stage || !lane) return
     this.moveNote(id, stage, lane, before)
