@@ -263,6 +263,19 @@ async function workshop () {
     await note(pat.page, 'Pop-up hides the offer').waitFor()
   })
 
+  await step('a viewer reads the board; the server refuses the edits it tries', async () => {
+    const vic = await enter('Vic', { token: tokens.viewer })
+    await vic.page.locator('.role', { hasText: 'Read only' }).waitFor()
+    await note(vic.page, 'Pop-up hides the offer').waitFor()
+    if (await vic.page.locator('.add-note').count() !== 0) throw new Error('a viewer is offered to add notes')
+    await note(vic.page, 'Pop-up hides the offer').focus()
+    await vic.page.keyboard.press('v')
+    await vic.page.locator('.toast-error', { hasText: 'Not allowed' }).waitFor()
+    // The refused dot is taken back from the viewer's own view, and nobody else ever saw it.
+    await note(vic.page, 'Pop-up hides the offer').locator('.vote-count:empty').waitFor({ state: 'attached' })
+    await vic.context.close()
+  })
+
   await step('a voting round limits each participant to their dots and shows results by votes', async () => {
     await fay.page.locator('summary', { hasText: 'Workshop' }).click()
     await fay.page.locator('input[name=dots]').fill('2')

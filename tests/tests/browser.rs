@@ -126,6 +126,7 @@ async fn a_workshop_in_browsers_with_tokens_votes_times_comments_follows_and_rev
         "facilitator": token(id, Role::Facilitator, "fay", "Fay"),
         "participant": token(id, Role::Participant, "pat", "Pat"),
         "participant2": token(id, Role::Participant, "sam", "Sam"),
+        "viewer": token(id, Role::Viewer, "vic", "Vic"),
     })
     .to_string();
     let shots = screenshot_dir("workshop");
@@ -171,6 +172,11 @@ async fn a_workshop_in_browsers_with_tokens_votes_times_comments_follows_and_rev
     let popup = card("Pop-up hides the offer");
     assert_eq!(popup["comments"][0]["authorId"], "pat");
     assert_eq!(popup["reactions"]["👍"], json!(["fay"]));
+    assert_eq!(
+        popup["votes"],
+        json!({}),
+        "the viewer's refused dot was not stored"
+    );
     assert!(shots.join("workshop.png").exists());
     server.stop().await;
 }

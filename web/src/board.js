@@ -158,7 +158,7 @@ class BoardPage {
       this.me.role !== 'owner' ? h('span', { class: 'role' }, this.mayEdit ? t('role', { role: this.me.role }) : t('readOnly')) : null)
 
     this.workshopBar = h('div', { class: 'workshop-bar' })
-    this.gridEl = h('div', { class: 'grid', role: 'grid' })
+    this.gridEl = h('div', { class: 'grid' })
     this.cursorLayer = h('div', { class: 'cursors', 'aria-hidden': 'true' })
     this.scrollEl = h('section', { class: 'board-scroll', 'aria-label': t('appName') }, this.emptyEl, h('div', { class: 'grid-wrap' }, this.gridEl, this.cursorLayer))
     this.emptyEl = h('div', { class: 'empty', hidden: true }, h('h2', {}, t('notFound')), h('a', { href: withToken('/') }, t('backToBoards')))
@@ -279,9 +279,9 @@ class BoardPage {
     const fac = this.mayFacilitate
     this.gridEl.style.gridTemplateColumns = `var(--lane-head) repeat(${stages.length}, ${COL}px)${fac ? ' 56px' : ''}`
     const cells = []
-    cells.push(h('div', { class: 'corner', role: 'columnheader' }, fac ? h('button', { class: 'ghost', onclick: () => this.addLane() }, '+ ', t('addLane')) : null))
+    cells.push(h('div', { class: 'corner' }, fac ? h('button', { class: 'ghost', onclick: () => this.addLane() }, '+ ', t('addLane')) : null))
     for (const [i, stage] of stages.entries()) {
-      cells.push(h('div', { class: 'stage-head', role: 'columnheader', dataset: { stage: stage.id } },
+      cells.push(h('div', { class: 'stage-head', dataset: { stage: stage.id } },
         h('div', { class: 'head-row' },
           h('h2', {}, stage.name),
           fac ? h('span', { class: 'tools' },
@@ -319,7 +319,7 @@ class BoardPage {
     if (fac) cells.push(h('div', {}))
 
     for (const [i, lane] of lanes.entries()) {
-      cells.push(h('div', { class: 'lane-head', role: 'rowheader', dataset: { lane: lane.id } },
+      cells.push(h('div', { class: 'lane-head', dataset: { lane: lane.id } },
         h('div', { class: 'head-row' },
           h('h3', {}, lane.title),
           fac ? h('span', { class: 'tools' },
@@ -332,7 +332,7 @@ class BoardPage {
         const label = t('addNoteIn', { stage: stage.name, lane: lane.title })
         cells.push(h('div', {
           class: 'cell',
-          role: 'gridcell',
+          role: 'group',
           'aria-label': `${stage.name} × ${lane.title}`,
           dataset: { stage: stage.id, lane: lane.id },
           ondragover: (e) => { if (e.dataTransfer.types.includes('text/x-parcours-card')) { e.preventDefault(); e.currentTarget.classList.add('drop') } },
@@ -417,7 +417,7 @@ class BoardPage {
           tabindex: -1,
           onclick: (e) => { e.stopPropagation(); this.vote(card.id, e.shiftKey ? -1 : 1) }
         }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'vote-count' }))),
-      h('div', { class: 'editing-badge', 'aria-live': 'polite' }))
+      h('div', { class: 'editing-badge' }))
       this.noteEls.set(card.id, el)
     }
     el.dataset.stage = card.stage
