@@ -8,8 +8,11 @@
 //! - [`node`]: runs the real JS client (`yjs` + `y-websocket` from npm) installed from
 //!   `tests/js/package-lock.json`.
 //! - [`access`]: a server that requires tokens, and tokens for it.
+//! - [`browser`]: real headless Chromium (Debian's package, installed on first use) driving the
+//!   browser client through playwright-core.
 
 pub mod access;
+pub mod browser;
 pub mod client;
 pub mod faults;
 pub mod node;

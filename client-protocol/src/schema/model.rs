@@ -125,6 +125,12 @@ pub mod keys {
     pub const VOTING_ROUND: &str = "votingRound";
     /// `workshop.votesPerParticipant`: number, dots each participant has in the round.
     pub const VOTES_PER_PARTICIPANT: &str = "votesPerParticipant";
+    /// `workshop.brainstormPrivate`: boolean, `true` while a private brainstorm round runs (each
+    /// participant's new notes stay on their device until the reveal).
+    pub const BRAINSTORM_PRIVATE: &str = "brainstormPrivate";
+    /// `workshop.brainstormRevealAt`: number, when the facilitator revealed the last private round
+    /// (ms since the epoch).
+    pub const BRAINSTORM_REVEAL_AT: &str = "brainstormRevealAt";
     /// Card: Y.Map comment id -> Y.Map.
     pub const COMMENTS: &str = "comments";
     /// Card: Y.Map emoji -> Y.Map participant id -> true.
@@ -440,6 +446,12 @@ pub struct Workshop {
     pub voting_round: u32,
     /// Dots each participant may place in the round; 0 for no limit.
     pub votes_per_participant: u32,
+    /// `true` while a private brainstorm round runs: participants keep their new notes on their
+    /// own device and publish them when it ends (SCHEMA.md §2.6).
+    pub brainstorm_private: bool,
+    /// When the facilitator revealed the last private round, ms since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brainstorm_reveal_at: Option<i64>,
 }
 
 /// How urgent a card is.

@@ -246,14 +246,16 @@ impl<'t, T: ReadTxn> Reader<'t, T> {
         let p = keys::WORKSHOP;
         let whole = |v: Option<f64>| v.map(|f| f.round() as i64);
         let count = |v: Option<f64>| v.map_or(0, |f| f.clamp(0.0, f64::from(u32::MAX)) as u32);
-        let voting_open = match present(node.get(keys::VOTING_OPEN)) {
+        let mut flag = |key: &str| match present(node.get(key)) {
             None => None,
             Some(Out::Any(Any::Bool(b))) => Some(b),
             Some(other) => {
-                self.wrong_type(format!("{p}/{}", keys::VOTING_OPEN), "a boolean", &other);
+                self.wrong_type(format!("{p}/{key}"), "a boolean", &other);
                 None
             }
         };
+        let voting_open = flag(keys::VOTING_OPEN);
+        let brainstorm_private = flag(keys::BRAINSTORM_PRIVATE).unwrap_or(false);
         Workshop {
             timer_duration_ms: whole(self.number(node, keys::TIMER_DURATION_MS, p)),
             timer_ends_at: whole(self.number(node, keys::TIMER_ENDS_AT, p)),
@@ -262,6 +264,8 @@ impl<'t, T: ReadTxn> Reader<'t, T> {
             voting_open,
             voting_round: count(self.number(node, keys::VOTING_ROUND, p)),
             votes_per_participant: count(self.number(node, keys::VOTES_PER_PARTICIPANT, p)),
+            brainstorm_private,
+            brainstorm_reveal_at: whole(self.number(node, keys::BRAINSTORM_REVEAL_AT, p)),
         }
     }
 

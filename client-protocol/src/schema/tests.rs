@@ -1032,6 +1032,8 @@ fn schema_md_documents_every_key_code_lane_kind_and_template() {
         keys::VOTING_OPEN,
         keys::VOTING_ROUND,
         keys::VOTES_PER_PARTICIPANT,
+        keys::BRAINSTORM_PRIVATE,
+        keys::BRAINSTORM_REVEAL_AT,
         keys::TITLE,
         keys::DESCRIPTION,
         keys::JOURNEY_TYPE,

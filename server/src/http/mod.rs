@@ -6,12 +6,14 @@
 //! | `GET /healthz`         | 200 while the process is up                                 |
 //! | `GET /metrics`        | Prometheus / OpenMetrics text ([`crate::metrics`])          |
 //! | `GET /readyz`          | 200 while accepting connections, 503 once shutting down    |
+//! | `GET /`, `GET /b/{id}` | the browser client, embedded in the binary ([`web`])        |
 //!
 //! With access required ([`crate::auth::AccessConfig`]), the board socket and the API check
 //! credentials (`credentials`) before doing anything else.
 
 pub mod api;
 mod credentials;
+mod web;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -47,6 +49,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::routes(state.max_body_bytes))
+        .merge(web::routes())
         .fallback(not_found)
         .with_state(state)
 }
