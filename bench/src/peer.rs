@@ -18,6 +18,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::sync::{Awareness, AwarenessUpdate};
@@ -78,7 +79,7 @@ impl Peer {
         role: Role,
         tally: Arc<Tally>,
     ) -> anyhow::Result<Peer> {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), false)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let (mut sink, stream) = ws.split();
@@ -147,6 +148,16 @@ impl Peer {
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.reader).await;
         self.reader.abort();
     }
+}
+
+/// The generator's WebSocket settings: no size limit on what the server sends (a join storm's
+/// boards are tens of megabytes), small buffers (thousands of connections share one process).
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(None)
+        .max_frame_size(None)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
 }
 
 /// Reads everything the server sends until the socket ends.
@@ -235,7 +246,8 @@ fn count_edits(update: &[u8], own: &str, mut latencies: Option<(&mut Vec<u32>, u
 
 /// Reads the `bench` map of a fresh client of `url`: how many edits the server holds.
 pub async fn stored_edits(url: &str) -> anyhow::Result<u32> {
-    let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), false).await?;
     let (mut sink, mut stream) = ws.split();
     let doc = Doc::new();
     sink.send(WsMessage::Binary(

@@ -139,10 +139,10 @@ where
     let started = Instant::now();
     let _open = Open::new(&ctx.open);
     tracing::info!("connected");
-    let (mut sink, mut stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let attachment = ctx.rooms.attach(&board);
     let room = attachment.handle.inbox.clone();
-    let (outbound, mut queued) = mpsc::channel(ctx.config.outbound_queue);
+    let (outbound, queued) = mpsc::channel(ctx.config.outbound_queue);
     let queued_bytes = Arc::new(QueuedBytes {
         bytes: AtomicUsize::new(0),
         limit: ctx.config.outbound_queue_bytes,
@@ -160,8 +160,8 @@ where
         ready: ready_tx,
     };
 
-    let ending = if room.send(join).await.is_err() {
-        Ending::Unavailable
+    let (ending, sink) = if room.send(join).await.is_err() {
+        (Ending::Unavailable, Some(sink))
     } else {
         let joined = tokio::select! {
             biased;
@@ -172,17 +172,47 @@ where
             },
         };
         match joined {
-            Err(ending) => ending,
+            Err(ending) => (ending, Some(sink)),
             Ok(()) => {
+                // The writer is a task of its own: a frame to send wakes only it, never this
+                // task's read side (polling tungstenite's reader costs a buffer fill each time).
+                let stop_writer = CancellationToken::new();
+                let mut writer = tokio::spawn(
+                    write_task(
+                        sink,
+                        queued,
+                        queued_bytes.clone(),
+                        ctx.config.clone(),
+                        ctx.metrics.clone(),
+                        stop_writer.clone(),
+                    )
+                    .in_current_span(),
+                );
                 let expiry = tokio::time::sleep(until(grant.expires_at));
-                tokio::select! {
+                let mut writer_ended = None;
+                let ending = tokio::select! {
                     biased;
                     _ = ctx.shutdown.cancelled() => Ending::Shutdown,
                     _ = expiry => Ending::Expired,
                     kick = &mut kicked => kick.map_or(Ending::RoomGone, Ending::Kicked),
                     ending = read_loop(&mut stream, &room, conn, &ctx.config, &ctx.metrics) => ending,
-                    ending = write_loop(&mut sink, &mut queued, &queued_bytes, &ctx.config, &ctx.metrics) => ending,
-                }
+                    done = &mut writer => {
+                        let (sink, ending) = match done {
+                            Ok((sink, ending)) => (Some(sink), ending),
+                            Err(_) => (None, None),
+                        };
+                        writer_ended = Some(sink);
+                        ending.unwrap_or(Ending::RoomGone)
+                    }
+                };
+                let sink = match writer_ended {
+                    Some(sink) => sink,
+                    None => {
+                        stop_writer.cancel();
+                        writer.await.ok().map(|(sink, _)| sink)
+                    }
+                };
+                (ending, sink)
             }
         }
     };
@@ -192,11 +222,13 @@ where
         let _ = room.send(Command::Leave { conn }).await;
     }
     drop(attachment);
-    if let Some((code, reason)) = ending.close_frame() {
-        close(&mut sink, code, &reason, &ctx.config).await;
-    } else if matches!(ending, Ending::ClientClosed) {
-        // tungstenite queued the reply to the client's close frame; this sends it.
-        let _ = timeout(ctx.config.write_timeout, sink.close()).await;
+    if let Some(mut sink) = sink {
+        if let Some((code, reason)) = ending.close_frame() {
+            close(&mut sink, code, &reason, &ctx.config).await;
+        } else if matches!(ending, Ending::ClientClosed) {
+            // tungstenite queued the reply to the client's close frame; this sends it.
+            let _ = timeout(ctx.config.write_timeout, sink.close()).await;
+        }
     }
     let label = match (&ending, ending.close_frame()) {
         (_, Some((code, _))) => code.code().to_string(),
@@ -280,6 +312,27 @@ fn read_error(error: WsError) -> Ending {
         WsError::Utf8(e) => Ending::Violation(CloseCode::ProtocolError, e.to_string()),
         other => Ending::Lost(other.to_string()),
     }
+}
+
+/// Runs [`write_loop`] until it ends or `stop` is cancelled; hands the sink back either way, so
+/// that the connection can send its close frame.
+async fn write_task<S>(
+    mut sink: SplitSink<WebSocketStream<S>, WsMessage>,
+    mut queued: mpsc::Receiver<Bytes>,
+    queued_bytes: Arc<QueuedBytes>,
+    config: ConnectionConfig,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> (SplitSink<WebSocketStream<S>, WsMessage>, Option<Ending>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let ending = tokio::select! {
+        biased;
+        _ = stop.cancelled() => None,
+        ending = write_loop(&mut sink, &mut queued, &queued_bytes, &config, &metrics) => Some(ending),
+    };
+    (sink, ending)
 }
 
 async fn write_loop<S>(

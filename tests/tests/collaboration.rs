@@ -77,10 +77,15 @@ async fn fifty_concurrent_writers_converge_to_the_same_state() {
         writers.push(task.await.unwrap());
     }
     let total = 50 * edits_each;
+    // Each edit is two updates (a card, then text): wait for both kinds from everyone.
+    let text_len: usize = (0..50)
+        .flat_map(|w| (0..edits_each).map(move |e| format!("[{w}.{e}]").len()))
+        .sum();
     for writer in &writers {
         writer
-            .wait_for("every card from every writer", |c| {
+            .wait_for("every card and note from every writer", |c| {
                 c.array("cards").as_array().unwrap().len() == total
+                    && c.text("notes").len() == text_len
             })
             .await;
     }

@@ -132,6 +132,10 @@ struct Board {
     last_seq: Option<LogSeq>,
     /// Since when no connection has been in the room.
     idle_since: Option<Instant>,
+    /// The sync step 2 answering an empty state vector (a newcomer's), encoded once and shared
+    /// by every newcomer until the document changes: a crowd joining a large board costs one
+    /// encoding and one copy of it in memory, not one each.
+    full_state: Option<Bytes>,
     /// Awareness clients whose changes wait to be sent together, and since when.
     presence_pending: Vec<ClientID>,
     presence_since: Option<Instant>,
@@ -178,6 +182,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         snapshot_bytes: stored.snapshot_bytes as u64,
         last_seq: stored.last_seq,
         idle_since: None,
+        full_state: None,
         presence_pending: Vec::new(),
         presence_since: None,
         ctx,
@@ -477,8 +482,8 @@ impl Board {
                 }
                 Reply::Step2(conn, sv) => {
                     if self.conns.contains_key(&conn) {
-                        let diff = self.doc().transact().encode_diff_v1(&sv);
-                        self.send(conn, codec::encode_sync_step2(&diff).into());
+                        let frame = self.step2_for(&sv);
+                        self.send(conn, frame);
                     }
                 }
                 Reply::Step1(conn) => {
@@ -647,8 +652,24 @@ impl Board {
         (!verdict.allowed()).then(|| access::refuse(&blocks, &inspection, &verdict, live, &txn))
     }
 
+    /// The sync step 2 answering `sv`.
+    fn step2_for(&mut self, sv: &StateVector) -> Bytes {
+        if sv.is_empty() {
+            if let Some(frame) = &self.full_state {
+                return frame.clone();
+            }
+        }
+        let diff = self.doc().transact().encode_diff_v1(sv);
+        let frame = Bytes::from(codec::encode_sync_step2(&diff));
+        if sv.is_empty() {
+            self.full_state = Some(frame.clone());
+        }
+        frame
+    }
+
     /// Records what the document just integrated, for storage, broadcast and access control.
     fn integrated(&mut self, diff: Vec<u8>, origin: ConnId, produced: &mut Produced) {
+        self.full_state = None;
         match blocks::parse(&diff) {
             Ok(blocks) => self.locator.record(&blocks),
             // yrs's own encoding always parses; if it ever did not, access control would judge
