@@ -445,7 +445,7 @@ async fn cold_load(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
     if !frame.is_empty() {
         frames.push(frame);
     }
-    let board_bytes: usize = frames.iter().map(Vec::len).sum();
+    let update_bytes: usize = frames.iter().map(Vec::len).sum();
     peer::send_raw(&url, frames).await?;
     let deadline = Instant::now() + Duration::from_secs(300);
     while peer::stored_edits(&url).await.unwrap_or(0) < updates as u32 {
@@ -464,7 +464,7 @@ async fn cold_load(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
         &Tally::default(),
     );
     out.extra.insert("updates".into(), json!(updates));
-    out.extra.insert("update_bytes".into(), json!(board_bytes));
+    out.extra.insert("update_bytes".into(), json!(update_bytes));
     let data = server.data_dir().context("a data directory")?.to_owned();
     // Crash it, then load: whatever the log holds since its last automatic compaction.
     // SAFETY: our own child.
@@ -476,10 +476,14 @@ async fn cold_load(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
         let restarted = Server::start(Kind::Parcours, Some(&data), &[]).await?;
         let url = restarted.board_url("cold");
         let begin = Instant::now();
-        let held = peer::stored_edits(&url).await?;
+        let (held, served) = peer::sync_fresh(&url).await?;
         let took = begin.elapsed();
         out.extra
             .insert(format!("{label}_ms"), json!(took.as_secs_f64() * 1000.0));
+        out.extra.insert(
+            format!("{label}_served_ms"),
+            json!(served.as_secs_f64() * 1000.0),
+        );
         out.extra.insert(format!("{label}_edits"), json!(held));
         restarted.stop().await;
     }

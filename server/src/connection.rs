@@ -18,7 +18,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{
+    CloseCode as WsCloseCode, Data, OpCode,
+};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
@@ -362,7 +365,13 @@ where
                         metrics.frames_out.inc();
                         metrics.bytes_out.inc_by(frame.len() as u64);
                         let len = frame.len();
-                        sink.feed(WsMessage::Binary(frame)).await?;
+                        if len <= FRAGMENT_BYTES {
+                            sink.feed(WsMessage::Binary(frame)).await?;
+                        } else {
+                            for fragment in fragments(frame) {
+                                sink.feed(WsMessage::Frame(fragment)).await?;
+                            }
+                        }
                         queued_bytes.bytes.fetch_sub(len, Ordering::Relaxed);
                     }
                     sink.flush().await
@@ -382,6 +391,26 @@ where
             }
         }
     }
+}
+
+/// Messages larger than this are sent as several WebSocket frames of this size (RFC 6455
+/// fragmentation; every client reassembles them). tungstenite copies what it sends into a buffer
+/// it never shrinks: a whole 20 MB board sent to 150 newcomers at once would otherwise cost
+/// 3 GB of buffers, kept for the life of their connections.
+const FRAGMENT_BYTES: usize = 64 * 1024;
+
+/// `message` as the frames of one fragmented binary message: slices of the same bytes, no copy.
+fn fragments(message: Bytes) -> impl Iterator<Item = Frame> {
+    let len = message.len();
+    (0..len).step_by(FRAGMENT_BYTES).map(move |start| {
+        let end = (start + FRAGMENT_BYTES).min(len);
+        let opcode = if start == 0 {
+            OpCode::Data(Data::Binary)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        Frame::message(message.slice(start..end), opcode, end == len)
+    })
 }
 
 async fn close<S>(
