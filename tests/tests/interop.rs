@@ -78,3 +78,24 @@ async fn a_board_written_by_the_js_client_survives_a_restart_for_both_clients() 
     assert_eq!(js["cards"], json!(["js", "rust"]));
     assert_eq!(js["notes"], json!("js"));
 }
+
+#[tokio::test]
+async fn the_stock_js_client_reads_a_board_larger_than_one_websocket_frame() {
+    // The server sends messages over 64 KiB as several WebSocket frames (RFC 6455 fragments);
+    // the stock client must reassemble them.
+    let server = TestServer::start().await;
+    let writer = TestClient::connect(&server.board_url("large"))
+        .await
+        .unwrap();
+    let long = "a journey of many steps ".repeat(20_000); // 480 KB
+    writer.append_text("notes", &long);
+    let witness = TestClient::connect(&server.board_url("large"))
+        .await
+        .unwrap();
+    witness
+        .wait_for("the long note", |c| c.text("notes").len() == long.len())
+        .await;
+    let output = node::run("reader.mjs", &[server.boards_url(), "large".into()]).await;
+    let js = stdout_json(&output);
+    assert_eq!(js["notes"].as_str().map(str::len), Some(long.len()));
+}
