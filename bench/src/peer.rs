@@ -79,7 +79,7 @@ impl Peer {
         role: Role,
         tally: Arc<Tally>,
     ) -> anyhow::Result<Peer> {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), false)
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let (mut sink, stream) = ws.split();
@@ -262,7 +262,7 @@ pub async fn stored_edits(url: &str) -> anyhow::Result<u32> {
 pub async fn sync_fresh(url: &str) -> anyhow::Result<(u32, Duration)> {
     let begin = Instant::now();
     let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), false).await?;
+        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true).await?;
     let (mut sink, mut stream) = ws.split();
     let doc = Doc::new();
     sink.send(WsMessage::Binary(
@@ -303,7 +303,7 @@ pub async fn sync_fresh(url: &str) -> anyhow::Result<(u32, Duration)> {
 /// discard frames the server has not read yet.
 pub async fn send_raw(url: &str, frames: Vec<Vec<u8>>) -> anyhow::Result<()> {
     let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), false).await?;
+        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true).await?;
     let (mut sink, mut stream) = ws.split();
     let drain = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
     for frame in frames {
