@@ -515,9 +515,7 @@ impl Board {
             let value = if self.conns.is_empty() { now_ms() } else { 0 };
             idle_since.store(value, Ordering::Relaxed);
         }
-        if self.log_updates >= self.ctx.config.compact_after_updates
-            || self.log_bytes >= self.ctx.config.compact_after_bytes
-        {
+        if self.should_compact() {
             self.checkpoint().await?;
         }
         Ok(())
@@ -650,6 +648,22 @@ impl Board {
         let txn = self.doc().transact();
         let verdict = access::judge(actor, &inspection, &txn);
         (!verdict.allowed()).then(|| access::refuse(&blocks, &inspection, &verdict, live, &txn))
+    }
+
+    /// Whether the log should be folded into a new snapshot now.
+    ///
+    /// Writing a snapshot costs the whole board, so a board compacts once its log is a fair
+    /// share of its snapshot (a quarter), not merely after a fixed number of updates: a large
+    /// board taking many small edits would otherwise rewrite itself again and again (the cost of
+    /// compaction would grow with the square of the edits). The log stays bounded in updates too
+    /// (20× the threshold), so that loading a board never replays too many of them.
+    fn should_compact(&self) -> bool {
+        let config = &self.ctx.config;
+        let updates = self.log_updates >= config.compact_after_updates
+            && self.log_bytes.saturating_mul(4) >= self.snapshot_bytes;
+        updates
+            || self.log_updates >= config.compact_after_updates.saturating_mul(20)
+            || self.log_bytes >= config.compact_after_bytes
     }
 
     /// The sync step 2 answering `sv`.
