@@ -6,7 +6,8 @@
 // Joins ROOM, announces presence {user: {name: NAME}}, waits until a peer named WAIT_FOR_PEER is
 // present, then tries two edits: a new card "intruder" and a new board title. Waits until the
 // server's permission-denied message arrived and its own view of the board is back to the
-// server's (no intruder card, the original title), then prints one JSON line and leaves cleanly.
+// server's (no intruder card, the original title), and until WAIT_FOR_PEER's presence says it saw
+// this client (`saw: NAME`), then prints one JSON line and leaves cleanly.
 // Bounded: exits 1 after 30 s.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
@@ -24,6 +25,7 @@ provider.awareness.setLocalStateField('user', { name })
 const cards = doc.getMap('cards')
 const meta = doc.getMap('meta')
 const peersSeen = new Set()
+let seenByPeer = false
 let titleBefore
 let tried = false
 let finished = false
@@ -50,7 +52,7 @@ const tryEdits = () => {
 
 const check = () => {
   tryEdits()
-  if (finished || !tried || denied.length < 2) return
+  if (finished || !tried || denied.length < 2 || !seenByPeer) return
   if (cards.has('intruder') || meta.get('title') !== titleBefore) return
   finished = true
   clearTimeout(deadline)
@@ -71,6 +73,7 @@ console.warn = (...args) => {
 provider.awareness.on('change', () => {
   for (const state of provider.awareness.getStates().values()) {
     if (state.user && state.user.name) peersSeen.add(state.user.name)
+    if (state.user && state.user.name === waitForPeer && state.saw === name) seenByPeer = true
   }
   check()
 })

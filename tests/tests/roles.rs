@@ -234,6 +234,8 @@ async fn a_viewers_stock_js_client_reads_and_shows_presence_but_its_edits_never_
             c.presence().values().any(|p| p.contains("Jo"))
         })
         .await;
+        // Tell the viewer it was seen, so that it stays until then.
+        fay.set_presence(r#"{"user":{"name":"Fay"},"saw":"Jo"}"#);
     });
     let text = String::from_utf8_lossy(&output.stdout);
     let js: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
