@@ -254,12 +254,21 @@ fn count_edits(update: &[u8], own: &str, mut latencies: Option<(&mut Vec<u32>, u
 
 /// Reads the `bench` map of a fresh client of `url`: how many edits the server holds.
 pub async fn stored_edits(url: &str) -> anyhow::Result<u32> {
-    Ok(sync_fresh(url).await?.0)
+    Ok(sync_fresh(url).await?.edits)
 }
 
-/// Syncs a fresh client with `url`: how many edits the server holds, and how long after
-/// connecting the server's sync step 2 arrived (before the client decoded it).
-pub async fn sync_fresh(url: &str) -> anyhow::Result<(u32, Duration)> {
+/// What a fresh client found when it synced.
+pub struct Synced {
+    /// Edits the server holds.
+    pub edits: u32,
+    /// How long after connecting the server's sync step 2 arrived (before it was decoded).
+    pub served: Duration,
+    /// The size of the board as one encoded update (the step 2's payload).
+    pub encoded_bytes: usize,
+}
+
+/// Syncs a fresh client with `url`.
+pub async fn sync_fresh(url: &str) -> anyhow::Result<Synced> {
     let begin = Instant::now();
     let (ws, _) =
         tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true).await?;
@@ -285,12 +294,17 @@ pub async fn sync_fresh(url: &str) -> anyhow::Result<(u32, Duration)> {
         for message in codec::decode_frame(&bytes, &limits)? {
             if let Message::Sync(SyncMessage::SyncStep2(update)) = message {
                 let arrived = begin.elapsed();
+                let encoded_bytes = update.len();
                 doc.transact_mut()
                     .apply_update(codec::decode_update(&update)?)?;
                 let map = doc.get_or_insert_map(ROOT);
                 let len = map.len(&doc.transact());
                 let _ = sink.send(WsMessage::Close(None)).await;
-                return Ok((len, arrived));
+                return Ok(Synced {
+                    edits: len,
+                    served: arrived,
+                    encoded_bytes,
+                });
             }
         }
     }

@@ -475,9 +475,21 @@ async fn cold_load(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
     for label in ["after_crash", "after_compaction"] {
         let restarted = Server::start(Kind::Parcours, Some(&data), &[]).await?;
         let url = restarted.board_url("cold");
+        let rss_before = restarted.rss();
         let begin = Instant::now();
-        let (held, served) = peer::sync_fresh(&url).await?;
+        let synced = peer::sync_fresh(&url).await?;
         let took = begin.elapsed();
+        let (held, served) = (synced.edits, synced.served);
+        // The board stays loaded for its grace period after the client leaves.
+        let loaded = restarted.rss().saturating_sub(rss_before);
+        out.extra.insert(
+            format!("{label}_encoded_bytes"),
+            json!(synced.encoded_bytes),
+        );
+        out.extra.insert(
+            format!("{label}_memory_per_encoded_byte"),
+            json!(loaded as f64 / synced.encoded_bytes as f64),
+        );
         out.extra
             .insert(format!("{label}_ms"), json!(took.as_secs_f64() * 1000.0));
         out.extra.insert(
