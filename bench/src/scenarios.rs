@@ -187,23 +187,25 @@ async fn broadcast(
     let cpu_before = server.cpu();
     let started = Instant::now();
     let run = Duration::from_secs_f64(scale.seconds);
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    // Each board's writers share one task that paces them; boards run concurrently.
+    // Each board's writers share one task that paces them, one writer per tick in turn, so that
+    // each writes `rate` times a second and the writers are spread evenly over time, as people
+    // are (not all at the same instant); boards run concurrently.
+    let step = Duration::from_secs_f64(1.0 / (rate * writers as f64));
     let tasks: Vec<_> = all
         .into_iter()
         .map(|mut peers| {
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(interval);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut tick = tokio::time::interval(step);
+                // Ticks shorter than the timer's millisecond are caught up in small bursts.
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 let stop = Instant::now() + run;
-                // Spread writers over the interval so that they do not all send at once.
+                let mut next = 0;
                 while Instant::now() < stop {
                     tick.tick().await;
-                    for peer in peers.iter_mut().take(writers) {
-                        if peer.write().await.is_err() {
-                            break;
-                        }
+                    if peers[next].write().await.is_err() {
+                        break;
                     }
+                    next = (next + 1) % writers;
                 }
                 peers
             })

@@ -233,6 +233,9 @@ pub struct RoomConfig {
     pub inbox_capacity: usize,
     /// Most commands handled per durable batch.
     pub max_batch: usize,
+    /// How long a batch that carries edits waits for more before it is applied, stored and
+    /// broadcast as one message (zero: no wait).
+    pub fold_window: Duration,
     /// How long a board with no participants stays loaded.
     pub unload_grace: Duration,
     /// Awareness states not renewed for this long are removed (the stock client renews every 15 s).
@@ -259,6 +262,7 @@ impl Default for RoomConfig {
         RoomConfig {
             inbox_capacity: 1024,
             max_batch: 512,
+            fold_window: Duration::from_millis(2),
             unload_grace: Duration::from_secs(30),
             awareness_timeout: Duration::from_secs(30),
             presence_batch: Duration::from_millis(50),
