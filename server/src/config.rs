@@ -245,7 +245,7 @@ pub struct RoomConfig {
     /// move of each participant.
     pub presence_batch: Duration,
     /// Fold the log into a snapshot once it holds this many updates and at least a quarter of
-    /// the snapshot's size (or twenty times this many updates, whatever their size)…
+    /// the snapshot's size (or a hundred times this many updates, whatever their size)…
     pub compact_after_updates: usize,
     /// …or this many bytes.
     pub compact_after_bytes: u64,

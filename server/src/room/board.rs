@@ -694,13 +694,13 @@ impl Board {
     /// share of its snapshot (a quarter), not merely after a fixed number of updates: a large
     /// board taking many small edits would otherwise rewrite itself again and again (the cost of
     /// compaction would grow with the square of the edits). The log stays bounded in updates too
-    /// (20× the threshold), so that loading a board never replays too many of them.
+    /// (100× the threshold), so that loading a board never replays too many of them.
     fn should_compact(&self) -> bool {
         let config = &self.ctx.config;
         let updates = self.log_updates >= config.compact_after_updates
             && self.log_bytes.saturating_mul(4) >= self.snapshot_bytes;
         updates
-            || self.log_updates >= config.compact_after_updates.saturating_mul(20)
+            || self.log_updates >= config.compact_after_updates.saturating_mul(100)
             || self.log_bytes >= config.compact_after_bytes
     }
 
