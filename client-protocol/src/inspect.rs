@@ -129,14 +129,12 @@ struct Place {
 struct Run {
     clock: u32,
     len: u32,
-    /// Index into [`Locator::places`], or [`GONE`].
-    place: u32,
+    /// Where its items were inserted; `None` for garbage-collected clocks, or items integrated
+    /// nowhere.
+    place: Option<Place>,
     /// Whether the run is one item holding a nested type.
     branch: bool,
 }
-
-/// A run with no place: garbage-collected, or integrated nowhere.
-const GONE: u32 = u32::MAX;
 
 #[derive(Debug, Default)]
 struct ClientRuns {
@@ -215,8 +213,6 @@ impl ClientRuns {
 #[derive(Debug, Default)]
 pub struct Locator {
     clients: HashMap<u64, ClientRuns>,
-    places: Vec<Place>,
-    place_ids: HashMap<Place, u32>,
     names: Vec<Arc<str>>,
     name_ids: HashMap<Arc<str>, u32>,
 }
@@ -284,11 +280,11 @@ impl Locator {
             let len = block_end - clock;
             let (place, branch, deleted) = match (block.kind, &resolved[i]) {
                 (BlockKind::Item(item), Some((home, key))) => {
-                    let place = self.intern_place(update, *home, key.as_deref());
+                    let place = Some(self.place(update, *home, key.as_deref()));
                     let branch = matches!(item.content, Content::Type(_));
                     (place, branch, item.content == Content::Deleted)
                 }
-                _ => (GONE, false, true),
+                _ => (None, false, true),
             };
             let runs = self.clients.entry(block.id.0).or_default();
             match runs.runs.last_mut() {
@@ -375,8 +371,7 @@ impl Locator {
                     let Some(run) = runs.find(at) else { break };
                     let upto = (run.clock + run.len).min(start + part_len);
                     let range = (client, at, upto - at);
-                    if run.place != GONE {
-                        let place = self.places[run.place as usize];
+                    if let Some(place) = run.place {
                         let home = match place.home {
                             Home::Root(n) => ResolvedHome::Root(n),
                             Home::Branch(id) => ResolvedHome::Branch(id),
@@ -422,7 +417,7 @@ impl Locator {
         id
     }
 
-    fn intern_place(&mut self, update: &Blocks<'_>, home: ResolvedHome, key: Option<&str>) -> u32 {
+    fn place(&mut self, update: &Blocks<'_>, home: ResolvedHome, key: Option<&str>) -> Place {
         let home = match home {
             ResolvedHome::Root(n) => Home::Root(n),
             ResolvedHome::NewRoot(i) => {
@@ -437,14 +432,7 @@ impl Locator {
             ResolvedHome::Branch(id) => Home::Branch(id),
         };
         let key = key.map(|k| self.intern_name(k));
-        let place = Place { home, key };
-        if let Some(&id) = self.place_ids.get(&place) {
-            return id;
-        }
-        let id = self.places.len() as u32;
-        self.places.push(place);
-        self.place_ids.insert(place, id);
-        id
+        Place { home, key }
     }
 
     /// The place of every block of `update`, as yrs would find it.
@@ -543,7 +531,9 @@ impl Locator {
         if let Some(runs) = self.clients.get(&id.0) {
             if id.1 < runs.end() {
                 return Lookup::Known(match runs.find(id.1) {
-                    Some(run) if run.place != GONE => self.resolved_place(run.place),
+                    Some(Run {
+                        place: Some(place), ..
+                    }) => self.resolved_place(*place),
                     _ => Resolved::Gone,
                 });
             }
@@ -554,8 +544,7 @@ impl Locator {
         }
     }
 
-    fn resolved_place(&self, place: u32) -> Resolved<'_> {
-        let place = self.places[place as usize];
+    fn resolved_place(&self, place: Place) -> Resolved<'_> {
         Resolved::At {
             home: match place.home {
                 Home::Root(n) => ResolvedHome::Root(n),
@@ -606,8 +595,8 @@ impl Locator {
                         Lookup::Known(found) => {
                             let runs = &self.clients[&id.0];
                             match runs.find(id.1) {
-                                Some(run) if run.branch && run.place != GONE => {}
-                                Some(run) if run.place == GONE => return Some(Walk::Dead),
+                                Some(run) if run.branch && run.place.is_some() => {}
+                                Some(run) if run.place.is_none() => return Some(Walk::Dead),
                                 // The parent is content, not a type: yrs refuses the update.
                                 _ => return None,
                             }
