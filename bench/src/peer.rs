@@ -58,6 +58,9 @@ pub struct Role {
     /// Whether this peer records latencies (all of them could be too much memory in the
     /// generator: a sample is enough).
     pub record_latency: bool,
+    /// Whether this peer will receive large messages (a whole big board): it reads with a
+    /// large buffer, so that the generator's own reading does not dominate what is measured.
+    pub large_reads: bool,
 }
 
 /// A connected peer.
@@ -79,7 +82,11 @@ impl Peer {
         role: Role,
         tally: Arc<Tally>,
     ) -> anyhow::Result<Peer> {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
+        let mut config = ws_config();
+        if role.large_reads {
+            config = config.read_buffer_size(256 * 1024);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let (mut sink, stream) = ws.split();

@@ -134,6 +134,7 @@ async fn connect_many(
         .map(|i| {
             let role = Role {
                 record_latency: i % sample.max(1) == 0,
+                large_reads: false,
             };
             Peer::connect(url, first + i as u64, role, tally.clone())
         })
@@ -378,6 +379,7 @@ async fn join_storm(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
                     10_000 + i as u64,
                     Role {
                         record_latency: false,
+                        large_reads: true,
                     },
                     tally,
                 )
@@ -522,6 +524,7 @@ async fn ingest(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
         1_000_000,
         Role {
             record_latency: true,
+            large_reads: false,
         },
         tally.clone(),
     )
