@@ -23,8 +23,8 @@ use target::{Kind, Server};
 /// Benchmark scenarios against Parcours and the reference server.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Scenarios to run, comma-separated (default: all): fanout, busy, hot, many-boards,
-    /// presence, join-storm, cold-load, ingest.
+    /// Scenarios to run, comma-separated (default: all): fanout, busy, hot, hot-participants,
+    /// many-boards, presence, join-storm, cold-load, ingest.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Servers to measure, comma-separated.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use client_protocol::blocks::{self, BlockKind, Content};
+use client_protocol::blocks::{self, BlockKind};
 use client_protocol::codec::{self, Limits, Message, SyncMessage};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -22,12 +22,14 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::sync::{Awareness, AwarenessUpdate};
-use yrs::{Doc, Map, ReadTxn, Transact};
+use yrs::{Doc, Map, MapPrelim, ReadTxn, Transact};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The name of the root map the writers fill.
 pub const ROOT: &str = "bench";
+/// The root map of a board's cards, which writers fill as participants.
+pub const CARDS: &str = "cards";
 
 /// Microseconds since the process began measuring: the clock every send time is written in.
 pub fn now_micros() -> u64 {
@@ -61,6 +63,9 @@ pub struct Role {
     /// Whether this peer will receive large messages (a whole big board): it reads with a
     /// large buffer, so that the generator's own reading does not dominate what is measured.
     pub large_reads: bool,
+    /// Whether each edit creates a card (a new Y.Map in `cards`, what a participant may do on a
+    /// server with access control) instead of a value in `bench`.
+    pub as_cards: bool,
 }
 
 /// A connected peer.
@@ -70,6 +75,7 @@ pub struct Peer {
     awareness: Awareness,
     writer: u64,
     seq: u64,
+    as_cards: bool,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -107,6 +113,7 @@ impl Peer {
             awareness: Awareness::new(doc),
             writer,
             seq: 0,
+            as_cards: role.as_cards,
             reader,
         })
     }
@@ -114,14 +121,17 @@ impl Peer {
     /// Makes one edit (a new key holding the send time) and sends it.
     pub async fn write(&mut self) -> anyhow::Result<()> {
         let doc = self.awareness.doc();
-        let map = doc.get_or_insert_map(ROOT);
+        let map = doc.get_or_insert_map(if self.as_cards { CARDS } else { ROOT });
+        let sent = now_micros();
+        // The key carries the send time, so that receivers read it whatever the value is.
+        let key = format!("w{}-{}-{sent}", self.writer, self.seq);
         let update = {
             let mut txn = doc.transact_mut();
-            map.insert(
-                &mut txn,
-                format!("w{}-{}", self.writer, self.seq),
-                now_micros() as f64,
-            );
+            if self.as_cards {
+                map.insert(&mut txn, key, MapPrelim::default());
+            } else {
+                map.insert(&mut txn, key, sent as f64);
+            }
             txn.encode_update_v1()
         };
         self.seq += 1;
@@ -248,12 +258,11 @@ fn count_edits(update: &[u8], own: &str, mut latencies: Option<(&mut Vec<u32>, u
             continue;
         }
         edits += 1;
-        if let (Some((out, now)), Content::Values { .. }) = (latencies.as_mut(), item.content) {
-            if let Some(yrs::Any::Number(n)) = item.content.value() {
-                if let Some(sent) = n.as_f64() {
-                    out.push(now.saturating_sub(sent as u64).min(u64::from(u32::MAX)) as u32);
-                }
-            }
+        let sent = item
+            .key
+            .and_then(|k| k.rsplit('-').next()?.parse::<u64>().ok());
+        if let (Some((out, now)), Some(sent)) = (latencies.as_mut(), sent) {
+            out.push(now.saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
         }
     }
     edits
@@ -304,8 +313,11 @@ pub async fn sync_fresh(url: &str) -> anyhow::Result<Synced> {
                 let encoded_bytes = update.len();
                 doc.transact_mut()
                     .apply_update(codec::decode_update(&update)?)?;
-                let map = doc.get_or_insert_map(ROOT);
-                let len = map.len(&doc.transact());
+                // Root types first: yrs cannot define one while a transaction is open.
+                let (bench, cards) = (doc.get_or_insert_map(ROOT), doc.get_or_insert_map(CARDS));
+                let txn = doc.transact();
+                let len = bench.len(&txn) + cards.len(&txn);
+                drop(txn);
                 let _ = sink.send(WsMessage::Close(None)).await;
                 return Ok(Synced {
                     edits: len,

@@ -11,14 +11,20 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use yrs::{Doc, Text, Transact};
 
+use parcours_server::auth::{issue, Claims, Role as AccessRole};
+
 use crate::peer::{self, Peer, Role, Tally};
+
+/// The admin key of the server in scenarios with access control.
+pub const BENCH_ADMIN_KEY: &str = "parcours-bench admin key, for benchmarks only, 0123456789";
 use crate::target::{Kind, Server};
 
 /// Every scenario, in the order they run.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     "fanout",
     "busy",
     "hot",
+    "hot-participants",
     "many-boards",
     "presence",
     "join-storm",
@@ -130,13 +136,43 @@ async fn connect_many(
     sample: usize,
     tally: &Arc<Tally>,
 ) -> anyhow::Result<Vec<Peer>> {
+    connect_as(url, first, count, sample, tally, None).await
+}
+
+/// [`connect_many`], each peer a participant with a token of its own when `board` is given
+/// (the server then requires tokens signed with [`BENCH_ADMIN_KEY`]); their edits create cards.
+async fn connect_as(
+    url: &str,
+    first: u64,
+    count: usize,
+    sample: usize,
+    tally: &Arc<Tally>,
+    board: Option<&str>,
+) -> anyhow::Result<Vec<Peer>> {
     let peers: Vec<anyhow::Result<Peer>> = stream::iter(0..count)
         .map(|i| {
             let role = Role {
                 record_latency: i % sample.max(1) == 0,
                 large_reads: false,
+                as_cards: board.is_some(),
             };
-            Peer::connect(url, first + i as u64, role, tally.clone())
+            let url = match board {
+                Some(board) => {
+                    let sub = format!("p{}", first + i as u64);
+                    let claims = Claims::lasting(
+                        board.into(),
+                        AccessRole::Participant,
+                        sub.clone(),
+                        sub,
+                        3600,
+                    );
+                    let token = issue(BENCH_ADMIN_KEY.as_bytes(), &claims).expect("signing");
+                    format!("{url}?token={token}")
+                }
+                None => url.to_owned(),
+            };
+            let tally = tally.clone();
+            async move { Peer::connect(&url, first + i as u64, role, tally).await }
         })
         .buffered(64)
         .collect()
@@ -173,15 +209,18 @@ async fn broadcast(
     writers: usize,
     rate: f64,
     scale: Scale,
+    participants_with_tokens: bool,
 ) -> anyhow::Result<Outcome> {
     let tally = Arc::new(Tally::default());
     // Latencies from about 200 receivers in all, whatever the size.
     let sample = (boards * participants / 200).max(1);
     let mut all: Vec<Vec<Peer>> = Vec::new();
     for b in 0..boards {
-        let url = server.board_url(&format!("{name}-{b}"));
+        let board = format!("{name}-{b}");
+        let url = server.board_url(&board);
         let first = (b * participants) as u64;
-        all.push(connect_many(&url, first, participants, sample, &tally).await?);
+        let tokens = participants_with_tokens.then_some(board.as_str());
+        all.push(connect_as(&url, first, participants, sample, &tally, tokens).await?);
     }
     let rss_connected = server.rss();
     tally.delivered.store(0, Ordering::Relaxed);
@@ -235,7 +274,10 @@ async fn broadcast(
     out.extra
         .insert("rss_connected_mb".into(), json!(rss_connected as f64 / 1e6));
     // The server holds every edit: a fresh client of the first board finds them all.
-    let first_board = server.board_url(&format!("{name}-0"));
+    let mut first_board = server.board_url(&format!("{name}-0"));
+    if participants_with_tokens {
+        first_board = format!("{first_board}?token={BENCH_ADMIN_KEY}");
+    }
     let stored = peer::stored_edits(&first_board).await.unwrap_or(0);
     let board_sent: u64 = peers_after[0].iter().map(Peer::sent).sum();
     out.extra.insert(
@@ -254,13 +296,44 @@ async fn broadcast(
 pub async fn run(name: &str, server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
     server.reset_peak();
     match name {
-        "fanout" => broadcast(name, server, 1, scale.n(1500), 1, 50.0, scale).await,
-        "busy" => broadcast(name, server, 1, scale.n(200), scale.n(200), 2.0, scale).await,
-        "hot" => broadcast(name, server, 1, scale.n(50), scale.n(50), 50.0, scale).await,
+        "fanout" => broadcast(name, server, 1, scale.n(1500), 1, 50.0, scale, false).await,
+        "busy" => {
+            broadcast(
+                name,
+                server,
+                1,
+                scale.n(200),
+                scale.n(200),
+                2.0,
+                scale,
+                false,
+            )
+            .await
+        }
+        "hot" => {
+            broadcast(
+                name,
+                server,
+                1,
+                scale.n(50),
+                scale.n(50),
+                50.0,
+                scale,
+                false,
+            )
+            .await
+        }
+        // The hot board again, every writer a participant whose edits the server inspects.
+        "hot-participants" => {
+            if server.kind != Kind::Parcours {
+                bail!("the reference server has no access control");
+            }
+            broadcast(name, server, 1, scale.n(50), scale.n(50), 50.0, scale, true).await
+        }
         "many-boards" => {
             let boards = scale.n(2000);
             let rss_before = server.rss();
-            let mut out = broadcast(name, server, boards, 3, 1, 1.0, scale).await?;
+            let mut out = broadcast(name, server, boards, 3, 1, 1.0, scale, false).await?;
             let connected = out.extra["rss_connected_mb"].as_f64().unwrap_or(0.0) * 1e6;
             out.extra.insert(
                 "server_bytes_per_board_with_3_connections".into(),
@@ -380,6 +453,7 @@ async fn join_storm(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
                     Role {
                         record_latency: false,
                         large_reads: true,
+                        as_cards: false,
                     },
                     tally,
                 )
@@ -525,6 +599,7 @@ async fn ingest(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
         Role {
             record_latency: true,
             large_reads: false,
+            as_cards: false,
         },
         tally.clone(),
     )
