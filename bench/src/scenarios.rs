@@ -199,18 +199,36 @@ async fn drain(tally: &Tally, expected: u64, patience: Duration) {
     }
 }
 
-/// Boards of `participants` each, of whom `writers` write `rate` edits per second for the run.
-/// Each edit must reach every other participant of its board.
+/// The shape of a broadcast scenario's load.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    /// How many boards.
+    boards: usize,
+    /// Connections per board.
+    participants: usize,
+    /// How many of them write.
+    writers: usize,
+    /// Edits per second of each writer.
+    rate: f64,
+    /// Whether everyone is a participant with a token (their edits inspected by the server).
+    with_tokens: bool,
+}
+
+/// `load.boards` boards of `load.participants` each, of whom `load.writers` write `load.rate`
+/// edits per second for the run. Each edit must reach every other participant of its board.
 async fn broadcast(
     name: &str,
     server: &Server,
-    boards: usize,
-    participants: usize,
-    writers: usize,
-    rate: f64,
+    load: Load,
     scale: Scale,
-    participants_with_tokens: bool,
 ) -> anyhow::Result<Outcome> {
+    let Load {
+        boards,
+        participants,
+        writers,
+        rate,
+        with_tokens: participants_with_tokens,
+    } = load;
     let tally = Arc::new(Tally::default());
     // Latencies from about 200 receivers in all, whatever the size.
     let sample = (boards * participants / 200).max(1);
@@ -296,44 +314,76 @@ async fn broadcast(
 pub async fn run(name: &str, server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
     server.reset_peak();
     match name {
-        "fanout" => broadcast(name, server, 1, scale.n(1500), 1, 50.0, scale, false).await,
-        "busy" => {
+        "fanout" => {
             broadcast(
                 name,
                 server,
-                1,
-                scale.n(200),
-                scale.n(200),
-                2.0,
+                Load {
+                    boards: 1,
+                    participants: scale.n(1500),
+                    writers: 1,
+                    rate: 50.0,
+                    with_tokens: false,
+                },
                 scale,
-                false,
             )
             .await
         }
+        "busy" => {
+            let load = Load {
+                boards: 1,
+                participants: scale.n(200),
+                writers: scale.n(200),
+                rate: 2.0,
+                with_tokens: false,
+            };
+            broadcast(name, server, load, scale).await
+        }
         "hot" => {
-            broadcast(
-                name,
-                server,
-                1,
-                scale.n(50),
-                scale.n(50),
-                50.0,
-                scale,
-                false,
-            )
-            .await
+            let load = Load {
+                boards: 1,
+                participants: scale.n(50),
+                writers: scale.n(50),
+                rate: 50.0,
+                with_tokens: false,
+            };
+            broadcast(name, server, load, scale).await
         }
         // The hot board again, every writer a participant whose edits the server inspects.
         "hot-participants" => {
             if server.kind != Kind::Parcours {
                 bail!("the reference server has no access control");
             }
-            broadcast(name, server, 1, scale.n(50), scale.n(50), 50.0, scale, true).await
+            broadcast(
+                name,
+                server,
+                Load {
+                    boards: 1,
+                    participants: scale.n(50),
+                    writers: scale.n(50),
+                    rate: 50.0,
+                    with_tokens: true,
+                },
+                scale,
+            )
+            .await
         }
         "many-boards" => {
             let boards = scale.n(2000);
             let rss_before = server.rss();
-            let mut out = broadcast(name, server, boards, 3, 1, 1.0, scale, false).await?;
+            let mut out = broadcast(
+                name,
+                server,
+                Load {
+                    boards,
+                    participants: 3,
+                    writers: 1,
+                    rate: 1.0,
+                    with_tokens: false,
+                },
+                scale,
+            )
+            .await?;
             let connected = out.extra["rss_connected_mb"].as_f64().unwrap_or(0.0) * 1e6;
             out.extra.insert(
                 "server_bytes_per_board_with_3_connections".into(),
