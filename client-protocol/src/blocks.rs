@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use yrs::any::Any;
 use yrs::encoding::read::Cursor;
 
-use crate::codec::{malformed, DecodeError, Reader, MAX_ANY_DEPTH};
+use crate::codec::{malformed, write_var, DecodeError, Reader, MAX_ANY_DEPTH};
 
 /// An item id: `(client, clock)`.
 pub type Id = (u64, u32);
@@ -432,14 +432,6 @@ fn scan_any(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeError> {
         other => return Err(malformed("update", format!("unknown value type {other}"))),
     }
     Ok(())
-}
-
-fn write_var(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8 & 0x7f) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
 }
 
 #[cfg(test)]

@@ -498,7 +498,8 @@ pub fn encode_awareness(update: &AwarenessUpdate) -> Vec<u8> {
     encode(&Message::Awareness(update.clone()))
 }
 
-fn write_var(out: &mut Vec<u8>, mut value: u64) {
+/// Appends `value` as a lib0 varUint.
+pub(crate) fn write_var(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8 & 0x7f) | 0x80);
         value >>= 7;

@@ -3,8 +3,9 @@
 //! `tests/js/browser.mjs`; here the server is started, the board created, and what the browsers
 //! ended with is checked against what the server stored.
 
+use parcours_e2e::access::token_for as token;
 use parcours_e2e::{access, browser, TestServer};
-use parcours_server::auth::{Claims, Role};
+use parcours_server::auth::Role;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -103,17 +104,6 @@ async fn browsers_create_a_board_and_see_each_others_notes_moves_votes_and_curso
     assert_eq!(created["meta"]["title"], "Store visit");
     assert_eq!(created["meta"]["template"], "customer-experience");
     server.stop().await;
-}
-
-/// A token for `board` naming its participant, as a customer backend would mint it.
-fn token(board: &str, role: Role, sub: &str, name: &str) -> String {
-    access::signed(&Claims::lasting(
-        board.into(),
-        role,
-        sub.into(),
-        name.into(),
-        600,
-    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

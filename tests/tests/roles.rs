@@ -3,22 +3,12 @@
 
 use client_protocol::access::Role;
 use client_protocol::schema::{instantiate, Board, BoardRefs, BoardWriter, Lang, NewCard};
+use parcours_e2e::access::token_for as token;
 use parcours_e2e::{access, node, TestClient, TestServer};
-use parcours_server::auth::Claims;
 use serde_json::Value;
 
 async fn secured() -> TestServer {
     TestServer::start_with(access::requiring_tokens).await
-}
-
-fn token(board: &str, role: Role, sub: &str, name: &str) -> String {
-    access::signed(&Claims::lasting(
-        board.into(),
-        role,
-        sub.into(),
-        name.into(),
-        3600,
-    ))
 }
 
 fn url(server: &TestServer, board: &str, token: &str) -> String {
