@@ -8,6 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use yrs::block::ClientID;
 use yrs::{Doc, ReadTxn, StateVector, Transact, WriteTxn};
 
+use crate::blocks::Blocks;
 use crate::codec;
 
 /// What applying one update did.
@@ -41,15 +42,18 @@ pub struct Poisoned;
 /// AddressSanitizer). Honest clients lose nothing: a sync handshake always sends changes together
 /// with their predecessors. For the same reason the document never keeps *pending* changes.
 pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
-    let (update, blocks) = match codec::decode_update_with_blocks(bytes) {
-        Ok(decoded) => decoded,
-        Err(e) => {
-            return Ok(Applied {
-                diff: None,
-                missing_predecessors: false,
-                rejected: Some(e.to_string()),
-            })
-        }
+    match codec::scan_update(bytes) {
+        Ok(blocks) => apply_scanned(doc, bytes, &blocks),
+        Err(e) => Ok(rejected(e)),
+    }
+}
+
+/// [`apply_update`] for bytes whose structure `blocks` ([`codec::scan_update`]) the caller
+/// already read, so that they are not read twice.
+pub fn apply_scanned(doc: &Doc, bytes: &[u8], blocks: &Blocks<'_>) -> Result<Applied, Poisoned> {
+    let update = match codec::decode_scanned_update(bytes) {
+        Ok(update) => update,
+        Err(e) => return Ok(rejected(e)),
     };
     let gap = {
         let sv = doc.transact().state_vector();
@@ -78,6 +82,15 @@ pub fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<Applied, Poisoned> {
         missing_predecessors,
         rejected: result.err().map(|e| e.to_string()),
     })
+}
+
+/// An update refused before anything was applied.
+fn rejected(error: codec::DecodeError) -> Applied {
+    Applied {
+        diff: None,
+        missing_predecessors: false,
+        rejected: Some(error.to_string()),
+    }
 }
 
 /// The whole document as one lib0 v1 update: what the server stores as a board's snapshot.

@@ -402,11 +402,21 @@ pub fn decode_update(bytes: &[u8]) -> Result<Update, DecodeError> {
 
 /// [`decode_update`], also giving the update's block structure.
 pub fn decode_update_with_blocks(bytes: &[u8]) -> Result<(Update, Blocks<'_>), DecodeError> {
-    let blocks = blocks::parse(bytes).map_err(as_payload_error)?;
-    let update = guarded("update", || {
+    let blocks = scan_update(bytes)?;
+    Ok((decode_scanned_update(bytes)?, blocks))
+}
+
+/// The block structure of a lib0 v1 document update ([`blocks::parse`]), its errors reported
+/// as payload errors: the check that makes the bytes safe to hand to yrs.
+pub fn scan_update(bytes: &[u8]) -> Result<Blocks<'_>, DecodeError> {
+    blocks::parse(bytes).map_err(as_payload_error)
+}
+
+/// Decodes with yrs an update that [`scan_update`] accepted.
+pub fn decode_scanned_update(bytes: &[u8]) -> Result<Update, DecodeError> {
+    guarded("update", || {
         Update::decode_v1(bytes).map_err(|e| malformed("update", e))
-    })?;
-    Ok((update, blocks))
+    })
 }
 
 /// Decodes an awareness update, enforcing [`Limits`] and requiring every state to be JSON (stock

@@ -28,7 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use client_protocol::access::{self, Actor, Refusal};
 use client_protocol::apply;
-use client_protocol::blocks;
+use client_protocol::blocks::{self, Blocks};
 use client_protocol::codec::{self, Message, SyncMessage};
 use client_protocol::inspect::Locator;
 use client_protocol::{BoardId, CloseCode};
@@ -579,9 +579,15 @@ impl Board {
                 reason: "the board would exceed its size limit",
             }));
         }
+        // Read once: for access control and for applying. What does not parse is refused by
+        // `apply_update` with its usual error.
+        let scanned = codec::scan_update(update).ok();
         // The inspection reads untrusted bytes: a panic in it must not take the room down.
-        let Ok(refusal) = catch_unwind(AssertUnwindSafe(|| self.check_rights(conn, update, live)))
-        else {
+        let Ok(refusal) = catch_unwind(AssertUnwindSafe(|| {
+            scanned
+                .as_ref()
+                .and_then(|blocks| self.check_rights(conn, blocks, live))
+        })) else {
             tracing::error!(conn, "inspecting an update panicked; refusing it");
             self.ctx.metrics.refused_messages.inc();
             return Ok(Err(Kick {
@@ -589,8 +595,12 @@ impl Board {
                 reason: "the update could not be inspected",
             }));
         };
-        let update = refusal.as_ref().map_or(update, |r| &r.update);
-        let applied = apply::apply_update(self.doc(), update).map_err(|_| Fatal::Poisoned)?;
+        let applied = match (&refusal, &scanned) {
+            (Some(refusal), _) => apply::apply_update(self.doc(), &refusal.update),
+            (None, Some(blocks)) => apply::apply_scanned(self.doc(), update, blocks),
+            (None, None) => apply::apply_update(self.doc(), update),
+        }
+        .map_err(|_| Fatal::Poisoned)?;
         if let Some(diff) = applied.diff {
             self.integrated(diff, conn, produced);
         }
@@ -637,17 +647,15 @@ impl Board {
 
     /// Inspects an update from `conn` against its sender's role; `Some` when part of it must be
     /// refused (PROTOCOL.md §7.3).
-    fn check_rights(&self, conn: ConnId, update: &[u8], live: bool) -> Option<Refusal> {
+    fn check_rights(&self, conn: ConnId, blocks: &Blocks<'_>, live: bool) -> Option<Refusal> {
         let actor = &self.conns.get(&conn)?.actor;
         if actor.role.edits_everything() {
             return None;
         }
-        // What does not parse is refused by `apply_update` with its usual error.
-        let blocks = blocks::parse(update).ok()?;
-        let inspection = self.locator.inspect(&blocks);
+        let inspection = self.locator.inspect(blocks);
         let txn = self.doc().transact();
         let verdict = access::judge(actor, &inspection, &txn);
-        (!verdict.allowed()).then(|| access::refuse(&blocks, &inspection, &verdict, live, &txn))
+        (!verdict.allowed()).then(|| access::refuse(blocks, &inspection, &verdict, live, &txn))
     }
 
     /// The batch that starts with `first`: whatever else is waiting, and, when `first` carries
