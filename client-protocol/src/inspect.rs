@@ -222,7 +222,7 @@ pub struct Locator {
 enum Resolved<'a> {
     At {
         home: ResolvedHome,
-        key: Option<&'a str>,
+        key: Option<KeyRef<'a>>,
     },
     /// Garbage-collected, or lands nowhere (yrs drops it).
     Gone,
@@ -231,6 +231,14 @@ enum Resolved<'a> {
     Missing,
     /// Cannot be placed: not a shared type where one is needed, a cycle, too deep.
     Malformed,
+}
+
+/// A map key as resolved: text in the update, or a name the index holds already (so that a
+/// resolution never borrows the index it is about to extend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyRef<'a> {
+    Text(&'a str),
+    Name(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,15 +269,7 @@ impl Locator {
     /// snapshot or log entry, or the diff an application produced). Parts the index already has
     /// are skipped.
     pub fn record(&mut self, update: &Blocks<'_>) {
-        // Owned, so that the index can grow while they are used.
-        let resolved: Vec<Option<(ResolvedHome, Option<String>)>> = self
-            .resolve_all(update)
-            .into_iter()
-            .map(|r| match r {
-                Resolved::At { home, key } => Some((home, key.map(str::to_owned))),
-                _ => None,
-            })
-            .collect();
+        let resolved = self.resolve_all(update);
         for (i, block) in update.blocks.iter().enumerate() {
             let end = self.end(block.id.0);
             let block_end = block.id.1 + block.len;
@@ -278,9 +278,9 @@ impl Locator {
             }
             let clock = block.id.1.max(end);
             let len = block_end - clock;
-            let (place, branch, deleted) = match (block.kind, &resolved[i]) {
-                (BlockKind::Item(item), Some((home, key))) => {
-                    let place = Some(self.place(update, *home, key.as_deref()));
+            let (place, branch, deleted) = match (block.kind, resolved[i]) {
+                (BlockKind::Item(item), Resolved::At { home, key }) => {
+                    let place = Some(self.place(update, home, key));
                     let branch = matches!(item.content, Content::Type(_));
                     (place, branch, item.content == Content::Deleted)
                 }
@@ -341,7 +341,7 @@ impl Locator {
                     };
                     if !path.is_empty() {
                         path.push(Step {
-                            seg: key.map_or(Seg::Index, Seg::Key),
+                            seg: self.seg(key),
                             item: Some(block.id),
                             new: true,
                         });
@@ -417,7 +417,7 @@ impl Locator {
         id
     }
 
-    fn place(&mut self, update: &Blocks<'_>, home: ResolvedHome, key: Option<&str>) -> Place {
+    fn place(&mut self, update: &Blocks<'_>, home: ResolvedHome, key: Option<KeyRef<'_>>) -> Place {
         let home = match home {
             ResolvedHome::Root(n) => Home::Root(n),
             ResolvedHome::NewRoot(i) => {
@@ -431,19 +431,22 @@ impl Locator {
             }
             ResolvedHome::Branch(id) => Home::Branch(id),
         };
-        let key = key.map(|k| self.intern_name(k));
+        let key = key.map(|k| match k {
+            KeyRef::Text(text) => self.intern_name(text),
+            KeyRef::Name(n) => n,
+        });
         Place { home, key }
     }
 
     /// The place of every block of `update`, as yrs would find it.
-    fn resolve_all<'a>(&'a self, update: &'a Blocks<'a>) -> Vec<Resolved<'a>> {
+    fn resolve_all<'u>(&self, update: &'u Blocks<'u>) -> Vec<Resolved<'u>> {
         #[derive(Clone, Copy, PartialEq)]
         enum State<'a> {
             Todo,
             Busy,
             Done(Resolved<'a>),
         }
-        let mut states = vec![State::Todo; update.blocks.len()];
+        let mut states: Vec<State<'u>> = vec![State::Todo; update.blocks.len()];
         let mut stack: Vec<usize> = Vec::new();
         for first in 0..update.blocks.len() {
             if states[first] != State::Todo {
@@ -515,7 +518,7 @@ impl Locator {
             .collect()
     }
 
-    fn explicit<'a>(&'a self, i: usize, parent: Parent<'a>, key: Option<&'a str>) -> Resolved<'a> {
+    fn explicit<'u>(&self, i: usize, parent: Parent<'u>, key: Option<&'u str>) -> Resolved<'u> {
         let home = match parent {
             Parent::Root(name) => match self.name_ids.get(name) {
                 Some(&n) => ResolvedHome::Root(n),
@@ -523,11 +526,14 @@ impl Locator {
             },
             Parent::Branch(id) => ResolvedHome::Branch(id),
         };
-        Resolved::At { home, key }
+        Resolved::At {
+            home,
+            key: key.map(KeyRef::Text),
+        }
     }
 
     /// Finds the block or run holding `id`.
-    fn neighbour<'a>(&'a self, update: &'a Blocks<'a>, id: Id) -> Lookup<'a> {
+    fn neighbour<'u>(&self, update: &'u Blocks<'u>, id: Id) -> Lookup<'u> {
         if let Some(runs) = self.clients.get(&id.0) {
             if id.1 < runs.end() {
                 return Lookup::Known(match runs.find(id.1) {
@@ -544,13 +550,22 @@ impl Locator {
         }
     }
 
-    fn resolved_place(&self, place: Place) -> Resolved<'_> {
+    fn resolved_place<'u>(&self, place: Place) -> Resolved<'u> {
         Resolved::At {
             home: match place.home {
                 Home::Root(n) => ResolvedHome::Root(n),
                 Home::Branch(id) => ResolvedHome::Branch(id),
             },
-            key: place.key.map(|k| &*self.names[k as usize]),
+            key: place.key.map(KeyRef::Name),
+        }
+    }
+
+    /// The path step of a map key (or of a sequence element, without one).
+    fn seg<'a>(&'a self, key: Option<KeyRef<'a>>) -> Seg<'a> {
+        match key {
+            None => Seg::Index,
+            Some(KeyRef::Text(text)) => Seg::Key(text),
+            Some(KeyRef::Name(n)) => Seg::Key(&self.names[n as usize]),
         }
     }
 
@@ -621,7 +636,7 @@ impl Locator {
                     match place {
                         Resolved::At { home: up, key } => {
                             reversed.push(Step {
-                                seg: key.map_or(Seg::Index, Seg::Key),
+                                seg: self.seg(key),
                                 item: Some(id),
                                 new,
                             });
