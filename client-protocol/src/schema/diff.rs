@@ -137,6 +137,8 @@ pub enum Change {
     CardRemoved {
         /// The card's id.
         card: String,
+        /// Where it was, so that a history can say what the team took off which part of the map.
+        cell: Cell,
         /// Its text.
         text: String,
     },
@@ -200,6 +202,11 @@ pub enum Change {
 
 /// The changes that turn `before` into `after`, in a stable order: meta, personas, stages, lanes,
 /// then cards; within each, by id. Reordering alone (positions) is not reported.
+///
+/// A stage that appears with an emotion score also reports it ([`Change::EmotionChanged`] from
+/// `None`), and a card that appears with votes or comments reports them
+/// ([`Change::VotesChanged`] from 0, [`Change::CommentAdded`]): in a workshop, cards are written
+/// and voted on between the same two versions, and the votes are what the team acts on.
 pub fn diff(before: &Board, after: &Board) -> Vec<Change> {
     let mut changes = Vec::new();
     diff_meta(before, after, &mut changes);
@@ -325,10 +332,19 @@ fn persona_change(before: Option<&Persona>, after: Option<&Persona>, out: &mut V
 
 fn stage_change(before: Option<&Stage>, after: Option<&Stage>, out: &mut Vec<Change>) {
     match (before, after) {
-        (None, Some(s)) => out.push(Change::StageAdded {
-            stage: s.id.clone(),
-            name: s.name.clone(),
-        }),
+        (None, Some(s)) => {
+            out.push(Change::StageAdded {
+                stage: s.id.clone(),
+                name: s.name.clone(),
+            });
+            if s.emotion.is_some() {
+                out.push(Change::EmotionChanged {
+                    stage: s.id.clone(),
+                    before: None,
+                    after: s.emotion,
+                });
+            }
+        }
         (Some(s), None) => out.push(Change::StageRemoved {
             stage: s.id.clone(),
             name: s.name.clone(),
@@ -414,11 +430,13 @@ fn card_change(before: Option<&Card>, after: Option<&Card>, out: &mut Vec<Change
                 text: c.text.clone(),
                 author: c.author.clone(),
             });
+            votes_and_comments(None, c, out);
             return;
         }
         (Some(c), None) => {
             out.push(Change::CardRemoved {
                 card: c.id.clone(),
+                cell: cell(c),
                 text: c.text.clone(),
             });
             return;
@@ -460,15 +478,25 @@ fn card_change(before: Option<&Card>, after: Option<&Card>, out: &mut Vec<Change
             });
         }
     }
-    if b.vote_total() != a.vote_total() {
+    votes_and_comments(Some(b), a, out);
+}
+
+/// Vote and comment changes of a card that is on the board after (`before` is `None` when it
+/// was added).
+fn votes_and_comments(before: Option<&Card>, after: &Card, out: &mut Vec<Change>) {
+    let id = || after.id.clone();
+    let votes_before = before.map_or(0, Card::vote_total);
+    if votes_before != after.vote_total() {
         out.push(Change::VotesChanged {
             card: id(),
-            before: b.vote_total(),
-            after: a.vote_total(),
+            before: votes_before,
+            after: after.vote_total(),
         });
     }
-    let old: BTreeMap<&str, _> = b.comments.iter().map(|c| (c.id.as_str(), c)).collect();
-    let new: BTreeMap<&str, _> = a.comments.iter().map(|c| (c.id.as_str(), c)).collect();
+    let old: BTreeMap<&str, _> = before
+        .map(|b| b.comments.iter().map(|c| (c.id.as_str(), c)).collect())
+        .unwrap_or_default();
+    let new: BTreeMap<&str, _> = after.comments.iter().map(|c| (c.id.as_str(), c)).collect();
     for (comment_id, comment) in &new {
         if !old.contains_key(comment_id) {
             out.push(Change::CommentAdded {
@@ -584,11 +612,105 @@ mod tests {
             diff(&before, &after),
             vec![Change::CardRemoved {
                 card: card.clone(),
+                cell: Cell {
+                    stage: before.stages[0].id.clone(),
+                    lane: before.lanes[0].id.clone(),
+                },
                 text: "Slow checkout".into()
             }]
         );
         assert!(
             matches!(&diff(&after, &before)[0], Change::CardAdded { text, .. } if text == "Slow checkout")
+        );
+    }
+
+    #[test]
+    fn taking_back_the_only_vote_is_reported() {
+        let (doc, refs, card) = board_with_one_card();
+        {
+            let mut txn = doc.transact_mut();
+            BoardWriter::new(&mut txn, &refs, 2)
+                .vote(&card, "p1")
+                .unwrap();
+        }
+        let before = Board::from_doc(&doc);
+        {
+            let mut txn = doc.transact_mut();
+            BoardWriter::new(&mut txn, &refs, 3)
+                .unvote(&card, "p1")
+                .unwrap();
+        }
+        assert_eq!(
+            diff(&before, &Board::from_doc(&doc)),
+            vec![Change::VotesChanged {
+                card,
+                before: 1,
+                after: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn a_card_that_arrives_with_votes_and_a_comment_reports_them() {
+        let (doc, refs, _) = board_with_one_card();
+        let before = Board::from_doc(&doc);
+        let card = {
+            let mut txn = doc.transact_mut();
+            let mut w = BoardWriter::new(&mut txn, &refs, 2);
+            let card = w
+                .add_card(&NewCard {
+                    stage: before.stages[1].id.clone(),
+                    lane: before.lanes[0].id.clone(),
+                    text: "Chat with an advisor".into(),
+                    author: "Bruno".into(),
+                    ..NewCard::default()
+                })
+                .unwrap();
+            w.vote(&card, "p1").unwrap();
+            w.vote(&card, "p2").unwrap();
+            w.add_comment(&card, "Ana", "Yes!").unwrap();
+            card
+        };
+        let changes = diff(&before, &Board::from_doc(&doc));
+        let tags: Vec<String> = changes
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap()["change"].to_string())
+            .collect();
+        assert_eq!(
+            tags,
+            [r#""cardAdded""#, r#""votesChanged""#, r#""commentAdded""#]
+        );
+        assert!(changes.contains(&Change::VotesChanged {
+            card,
+            before: 0,
+            after: 2
+        }));
+    }
+
+    #[test]
+    fn a_stage_that_arrives_with_an_emotion_reports_it() {
+        let (doc, refs, _) = board_with_one_card();
+        let before = Board::from_doc(&doc);
+        let stage = {
+            let mut txn = doc.transact_mut();
+            let mut w = BoardWriter::new(&mut txn, &refs, 2);
+            let stage = w.add_stage("Renewal", "");
+            w.set_stage_emotion(&stage, Some(1)).unwrap();
+            stage
+        };
+        assert_eq!(
+            diff(&before, &Board::from_doc(&doc)),
+            vec![
+                Change::StageAdded {
+                    stage: stage.clone(),
+                    name: "Renewal".into()
+                },
+                Change::EmotionChanged {
+                    stage,
+                    before: None,
+                    after: Some(1)
+                }
+            ]
         );
     }
 }
