@@ -8,7 +8,8 @@
 //!   whatever the document holds.
 //! - [`BoardWriter`] performs the edits clients and the server make, inside the caller's
 //!   transaction, in the way that keeps concurrent edits mergeable.
-//! - [`diff`] says what changed between two snapshots, in board terms.
+//! - [`diff`] says what changed between two snapshots, in board terms; [`Replayer`] and
+//!   [`attribute`] say who made each change, from the stored updates between them.
 //! - [`validate`] lists what is inconsistent in a snapshot ([`Problem`]s with stable codes).
 //! - [`templates`] and [`instantiate`] start a board from the practitioners' usual maps, in
 //!   English or French.
@@ -29,6 +30,7 @@
 //! assert!(validate(&board).is_empty());
 //! ```
 
+mod attribution;
 mod diff;
 mod model;
 mod read;
@@ -39,6 +41,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use attribution::{attribute, AttributedChange, ReplayError, Replayer, Target};
 pub use diff::{diff, Cell, Change};
 pub use model::{
     keys, position_between, Board, Card, Comment, JourneyType, Lane, LaneKind, Lang, MapKind, Meta,
