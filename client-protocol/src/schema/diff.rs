@@ -713,4 +713,127 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn every_change_kind_is_documented_in_schema_md() {
+        let schema = include_str!("../../../SCHEMA.md");
+        let cell = || Cell {
+            stage: "s".into(),
+            lane: "l".into(),
+        };
+        let (id, text) = (String::new, String::new);
+        let every_kind = [
+            Change::MetaChanged {
+                field: "title",
+                before: text(),
+                after: text(),
+            },
+            Change::PersonaAdded {
+                persona: id(),
+                name: text(),
+            },
+            Change::PersonaRemoved {
+                persona: id(),
+                name: text(),
+            },
+            Change::PersonaEdited {
+                persona: id(),
+                fields: vec![],
+            },
+            Change::StageAdded {
+                stage: id(),
+                name: text(),
+            },
+            Change::StageRemoved {
+                stage: id(),
+                name: text(),
+            },
+            Change::StageRenamed {
+                stage: id(),
+                before: text(),
+                after: text(),
+            },
+            Change::EmotionChanged {
+                stage: id(),
+                before: None,
+                after: None,
+            },
+            Change::MetricChanged {
+                stage: id(),
+                metric: id(),
+                name: text(),
+                before: None,
+                after: None,
+            },
+            Change::LaneAdded {
+                lane: id(),
+                title: text(),
+            },
+            Change::LaneRemoved {
+                lane: id(),
+                title: text(),
+            },
+            Change::LaneRenamed {
+                lane: id(),
+                before: text(),
+                after: text(),
+            },
+            Change::CardAdded {
+                card: id(),
+                cell: cell(),
+                text: text(),
+                author: text(),
+            },
+            Change::CardRemoved {
+                card: id(),
+                cell: cell(),
+                text: text(),
+            },
+            Change::CardEdited {
+                card: id(),
+                before: text(),
+                after: text(),
+            },
+            Change::CardMoved {
+                card: id(),
+                from: cell(),
+                to: cell(),
+            },
+            Change::CardRestyled {
+                card: id(),
+                field: "color",
+                before: text(),
+                after: text(),
+            },
+            Change::VotesChanged {
+                card: id(),
+                before: 0,
+                after: 0,
+            },
+            Change::CommentAdded {
+                card: id(),
+                comment: id(),
+                author: text(),
+                text: text(),
+            },
+            Change::CommentRemoved {
+                card: id(),
+                comment: id(),
+            },
+        ];
+        for change in every_kind {
+            let json = serde_json::to_value(&change).unwrap();
+            let tag = json["change"].as_str().unwrap();
+            assert!(
+                schema.contains(&format!("`{tag}`")),
+                "{tag} is not in SCHEMA.md"
+            );
+            for field in json.as_object().unwrap().keys() {
+                assert!(
+                    schema.contains(&format!("`{field}`")),
+                    "{tag}.{field} is not in SCHEMA.md"
+                );
+            }
+        }
+    }
 }
