@@ -508,8 +508,23 @@ pub fn encode_awareness(update: &AwarenessUpdate) -> Vec<u8> {
     encode(&Message::Awareness(update.clone()))
 }
 
+/// Reads a lib0 varUint from the front of `buf`, advancing it; `None` if it is truncated or
+/// longer than a u64. For the server's own compact records, which use the same encoding.
+pub fn read_var(buf: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = buf.split_first()?;
+        *buf = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// Appends `value` as a lib0 varUint.
-pub(crate) fn write_var(out: &mut Vec<u8>, mut value: u64) {
+pub fn write_var(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8 & 0x7f) | 0x80);
         value >>= 7;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use client_protocol::Limits;
 
 use crate::auth::{AccessConfig, AdminKey, AuthError};
+use crate::history::{HistoryConfig, RetentionPolicy};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,6 +71,18 @@ pub struct ServeArgs {
     #[arg(long, env = "PARCOURS_MAX_LOADED_BOARDS", default_value_t = RoomConfig::default().max_loaded_boards)]
     pub max_loaded_boards: usize,
 
+    /// Board history keeps every update for this many days…
+    #[arg(long, env = "PARCOURS_KEEP_EVERY_UPDATE_DAYS", default_value_t = 30)]
+    pub keep_every_update_days: u64,
+
+    /// …then hourly summaries for this many days, then daily summaries.
+    #[arg(long, env = "PARCOURS_KEEP_HOURLY_DAYS", default_value_t = 60)]
+    pub keep_hourly_days: u64,
+
+    /// How often history retention runs over every board, in seconds (0: never).
+    #[arg(long, env = "PARCOURS_RETENTION_INTERVAL_SECS", default_value_t = 3600)]
+    pub retention_interval_secs: u64,
+
     /// Largest REST API request body accepted, in bytes.
     #[arg(long, env = "PARCOURS_MAX_BODY_BYTES", default_value_t = crate::http::api::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -129,6 +142,9 @@ impl ServeArgs {
         config.room.max_board_bytes = self.max_board_bytes;
         config.max_body_bytes = self.max_body_bytes;
         config.room.max_loaded_boards = self.max_loaded_boards;
+        config.history.retention =
+            RetentionPolicy::days(self.keep_every_update_days, self.keep_hourly_days);
+        config.history.retention_interval = Duration::from_secs(self.retention_interval_secs);
         let pem = match &self.token_public_key {
             Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::ReadKey {
                 path: path.clone(),
@@ -166,6 +182,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Who may open boards and call the API (open by default).
     pub access: AccessConfig,
+    /// How board history is kept.
+    pub history: HistoryConfig,
 }
 
 impl ServerConfig {
@@ -178,6 +196,7 @@ impl ServerConfig {
             room: RoomConfig::default(),
             max_body_bytes: crate::http::api::DEFAULT_MAX_BODY_BYTES,
             access: AccessConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }

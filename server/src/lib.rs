@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 mod connection;
 pub mod export;
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod ops;
@@ -77,8 +78,14 @@ pub async fn run_with_store(
 ) -> Result<(), ServerError> {
     let tracker = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::new());
-    let rooms = room::Rooms::new(
+    let history = Arc::new(history::History::new(
         store.clone(),
+        config.history.clone(),
+        tracker.clone(),
+    ));
+    tracker.spawn(history.clone().retain_periodically(shutdown.clone()));
+    let rooms = room::Rooms::new(
+        history.clone(),
         config.room.clone(),
         shutdown.clone(),
         tracker.clone(),

@@ -63,6 +63,20 @@ enum Command {
         /// The backup file to write (JSON Lines).
         output: PathBuf,
     },
+    /// Thin board history as the server's retention does (stop the server first).
+    Thin {
+        /// The server's data directory.
+        data_dir: PathBuf,
+        /// Keep every update for this many days…
+        #[arg(long, default_value_t = 30)]
+        keep_every_update_days: u64,
+        /// …then hourly summaries for this many days, then daily.
+        #[arg(long, default_value_t = 60)]
+        keep_hourly_days: u64,
+        /// Thin as if it were this RFC 3339 time (default: now).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
     /// Import a backup into a data directory, merging with boards already there (stop the
     /// server first).
     Restore {
@@ -93,6 +107,17 @@ fn main() -> ExitCode {
         } => report(issue_token(&admin_key, board, role, sub, name, ttl_secs)),
         Command::Backup { data_dir, output } => report(client_runtime(backup(data_dir, output))),
         Command::Restore { data_dir, input } => report(client_runtime(restore(data_dir, input))),
+        Command::Thin {
+            data_dir,
+            keep_every_update_days,
+            keep_hourly_days,
+            as_of,
+        } => report(client_runtime(thin(
+            data_dir,
+            keep_every_update_days,
+            keep_hourly_days,
+            as_of,
+        ))),
     }
 }
 
@@ -149,6 +174,36 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<parcours_server::sto
             data_dir.display()
         )
     })
+}
+
+async fn thin(
+    data_dir: PathBuf,
+    keep_every_update_days: u64,
+    keep_hourly_days: u64,
+    as_of: Option<String>,
+) -> anyhow::Result<()> {
+    let now_ms = match as_of {
+        Some(time) => {
+            let time =
+                time::OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339)
+                    .with_context(|| format!("--as-of {time}: not an RFC 3339 time"))?;
+            (time.unix_timestamp_nanos() / 1_000_000).max(0) as u64
+        }
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+    };
+    let store = open_store(&data_dir)?;
+    let config = parcours_server::history::HistoryConfig {
+        retention: parcours_server::history::RetentionPolicy::days(
+            keep_every_update_days,
+            keep_hourly_days,
+        ),
+        ..Default::default()
+    };
+    let boards = parcours_server::ops::thin(store, config, now_ms).await?;
+    eprintln!("history thinned on {boards} boards");
+    Ok(())
 }
 
 /// Prints one line per board; returns whether every board loads.

@@ -10,9 +10,11 @@
 //! updates are idempotent) instead of overwriting anything.
 
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use client_protocol::access::{Actor, Role};
 use client_protocol::apply::{apply_update, snapshot};
 use client_protocol::schema::Board;
 use client_protocol::BoardId;
@@ -20,7 +22,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use yrs::{Doc, Transact};
 
-use crate::storage::{SledStore, Store, StoreError};
+use crate::history::{History, HistoryConfig};
+use crate::storage::{Entry, SledStore, Store, StoreError};
 
 /// What `fsck` found for one board.
 #[derive(Debug, Clone, Serialize)]
@@ -200,6 +203,12 @@ pub async fn backup(store: &SledStore, out: &mut impl Write) -> anyhow::Result<V
 pub async fn restore(store: &SledStore, input: impl BufRead, lines: u64) -> anyhow::Result<usize> {
     let bar = progress(lines, "restoring");
     let mut restored = 0;
+    // History names the backup as the author of what it brings back.
+    let restorer = Arc::new(Actor {
+        role: Role::Owner,
+        sub: "backup".into(),
+        name: "parcours restore".into(),
+    });
     for (n, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -219,10 +228,30 @@ pub async fn restore(store: &SledStore, input: impl BufRead, lines: u64) -> anyh
         if let Some(why) = applied.rejected {
             anyhow::bail!("line {} ({board}): the board does not apply: {why}", n + 1);
         }
-        store.append(&board, &[update]).await?;
+        let entry = Entry {
+            update,
+            actor: restorer.clone(),
+            conn: 0,
+        };
+        store.append(&board, &[entry]).await?;
         restored += 1;
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(restored)
+}
+
+/// Thins the history of every board of a stopped server's store as `config` says, as of
+/// `now_ms` (normally now; later to see what retention will do). Returns the boards visited.
+pub async fn thin(store: SledStore, config: HistoryConfig, now_ms: u64) -> anyhow::Result<usize> {
+    let boards = store.board_ids()?.len() as u64;
+    let history = History::new(
+        Arc::new(store),
+        config,
+        tokio_util::task::TaskTracker::new(),
+    );
+    let bar = progress(boards, "thinning history");
+    let visited = history.thin_all(now_ms, |_| bar.inc(1)).await?;
+    bar.finish_and_clear();
+    Ok(visited)
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use client_protocol::BoardId;
 use parcours_server::storage::{
-    BoardRecord, BoardSummary, LogSeq, SledStore, Store, StoreError, StoredBoard,
+    BoardRecord, BoardSummary, Entry, ForkedFrom, LogQuery, LogRecord, LogSeq, Milestone,
+    SledStore, Store, StoreError, StoredBoard, UpdateMeta,
 };
 
 /// A [`SledStore`] whose writes can be made to fail.
@@ -48,9 +49,13 @@ impl Store for FaultyStore {
         self.inner.load(board).await
     }
 
-    async fn append(&self, board: &BoardId, updates: &[Vec<u8>]) -> Result<LogSeq, StoreError> {
+    async fn load_at(&self, board: &BoardId, at: LogSeq) -> Result<StoredBoard, StoreError> {
+        self.inner.load_at(board, at).await
+    }
+
+    async fn append(&self, board: &BoardId, entries: &[Entry]) -> Result<LogSeq, StoreError> {
         self.check()?;
-        self.inner.append(board, updates).await
+        self.inner.append(board, entries).await
     }
 
     async fn checkpoint(
@@ -58,7 +63,7 @@ impl Store for FaultyStore {
         board: &BoardId,
         snapshot: Vec<u8>,
         through: LogSeq,
-        summary: BoardSummary,
+        summary: Option<BoardSummary>,
     ) -> Result<(), StoreError> {
         self.check()?;
         self.inner
@@ -85,5 +90,52 @@ impl Store for FaultyStore {
     async fn delete(&self, board: &BoardId) -> Result<(), StoreError> {
         self.check()?;
         self.inner.delete(board).await
+    }
+
+    async fn set_forked_from(&self, board: &BoardId, from: ForkedFrom) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.set_forked_from(board, from).await
+    }
+
+    async fn log(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        self.inner.log(board, query).await
+    }
+
+    async fn checkpoints(&self, board: &BoardId) -> Result<Vec<LogSeq>, StoreError> {
+        self.inner.checkpoints(board).await
+    }
+
+    async fn remove_checkpoint(&self, board: &BoardId, at: LogSeq) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.remove_checkpoint(board, at).await
+    }
+
+    async fn summarize(
+        &self,
+        board: &BoardId,
+        seqs: &[LogSeq],
+        merged: Vec<u8>,
+        meta: UpdateMeta,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.summarize(board, seqs, merged, meta).await
+    }
+
+    async fn milestones(&self, board: &BoardId) -> Result<Vec<Milestone>, StoreError> {
+        self.inner.milestones(board).await
+    }
+
+    async fn put_milestone(
+        &self,
+        board: &BoardId,
+        milestone: &Milestone,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_milestone(board, milestone).await
+    }
+
+    async fn remove_milestone(&self, board: &BoardId, id: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.remove_milestone(board, id).await
     }
 }

@@ -62,7 +62,14 @@ impl TestServer {
 
     /// Starts a server on a directory the caller owns (for example one a crashed process left).
     pub async fn start_in(dir: &Path) -> Self {
-        Self::launch(ServerConfig::new(dir.to_path_buf()), None).await
+        Self::start_in_with(dir, |_| {}).await
+    }
+
+    /// [`TestServer::start_in`] with a configuration adjusted by `adjust`.
+    pub async fn start_in_with(dir: &Path, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig::new(dir.to_path_buf());
+        adjust(&mut config);
+        Self::launch(config, None).await
     }
 
     async fn launch(config: ServerConfig, temp: Option<Arc<TempDir>>) -> Self {

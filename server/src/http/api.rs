@@ -33,6 +33,7 @@ use super::credentials::Caller;
 use super::AppState;
 use crate::auth::{AuthError, Claims, Credential, Role};
 use crate::export;
+use crate::history::HistoryError;
 use crate::room::{ApiRequest, BoardState, Command, CreateError};
 use crate::storage::{BoardSummary, StoreError};
 
@@ -65,7 +66,17 @@ const MAX_TOKEN_FIELD_CHARS: usize = 200;
         export_board,
         lint_board,
         board_map,
-        issue_token
+        issue_token,
+        super::history::list_history,
+        super::history::list_sessions,
+        super::history::get_version,
+        super::history::diff_versions,
+        super::history::list_milestones,
+        super::history::create_milestone,
+        super::history::rename_milestone,
+        super::history::delete_milestone,
+        super::history::fork_version,
+        super::history::restore_version
     ),
     components(schemas(
         ErrorBody,
@@ -79,7 +90,20 @@ const MAX_TOKEN_FIELD_CHARS: usize = 200;
         LintProblem,
         ExportFormat,
         TokenRequest,
-        IssuedToken
+        IssuedToken,
+        super::history::HistoryPage,
+        super::history::HistoryEntry,
+        super::history::DiffReport,
+        super::history::NewMilestone,
+        super::history::MilestoneRename,
+        super::history::ForkRequest,
+        super::history::Forked,
+        super::history::RestoreRequest,
+        super::history::Restored,
+        crate::history::sessions::Session,
+        crate::storage::Milestone,
+        crate::storage::MilestoneKind,
+        crate::storage::Author
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -126,6 +150,7 @@ pub(crate) fn routes(max_body_bytes: usize) -> Router<AppState> {
             "/api/boards/{board_id}/tokens",
             axum::routing::post(issue_token),
         )
+        .merge(super::history::routes())
         .route("/api/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(max_body_bytes))
 }
@@ -190,6 +215,27 @@ pub(crate) enum ApiError {
     /// 500 `export_failed`.
     #[error("{0}")]
     Export(String),
+    /// 404 `version_not_found`, 500 `storage_error` or `history_unreadable`: see
+    /// [`HistoryError`].
+    #[error("{0}")]
+    History(#[from] HistoryError),
+    /// 404 with a specific code (`milestone_not_found`).
+    #[error("{detail}")]
+    NotFound {
+        /// What was not found.
+        code: &'static str,
+        /// Which.
+        detail: String,
+    },
+    /// 409 with a specific code (`board_moved`: the board changed since the version the caller
+    /// looked at).
+    #[error("{detail}")]
+    Conflict {
+        /// Which conflict.
+        code: &'static str,
+        /// What happened.
+        detail: String,
+    },
 }
 
 impl ApiError {
@@ -210,6 +256,17 @@ impl ApiError {
             ApiError::TokensUnavailable => (StatusCode::CONFLICT, "tokens_unavailable"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             ApiError::Export(_) => (StatusCode::INTERNAL_SERVER_ERROR, "export_failed"),
+            ApiError::History(HistoryError::UnknownVersion(_)) => {
+                (StatusCode::NOT_FOUND, "version_not_found")
+            }
+            ApiError::History(HistoryError::Store(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "storage_error")
+            }
+            ApiError::History(HistoryError::Rebuild(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "history_unreadable")
+            }
+            ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
         }
     }
 }
@@ -227,7 +284,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 /// `Json<T>` whose rejections become [`ApiError`]s (400 / 413 / 415 / 422) with JSON bodies.
 pub(crate) struct ApiJson<T>(pub T);
@@ -279,18 +336,18 @@ where
     }
 }
 
-fn board_id(raw: &str) -> ApiResult<BoardId> {
+pub(super) fn board_id(raw: &str) -> ApiResult<BoardId> {
     Ok(BoardId::parse(raw)?)
 }
 
 /// The board `raw` names, if `caller` has at least the role `least` on it.
-fn allowed(caller: &Credential, raw: &str, least: Role) -> ApiResult<BoardId> {
+pub(super) fn allowed(caller: &Credential, raw: &str, least: Role) -> ApiResult<BoardId> {
     let board = board_id(raw)?;
     caller.grant(&board, least)?;
     Ok(board)
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -308,7 +365,7 @@ fn parse_lang(lang: Option<&str>) -> ApiResult<Lang> {
 }
 
 /// Sends a request to a board's room and waits for the answer.
-async fn ask_room<T>(
+pub(super) async fn ask_room<T>(
     state: &AppState,
     board: &BoardId,
     request: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
@@ -334,7 +391,7 @@ async fn ask_room<T>(
 }
 
 /// Errors with 404 unless the board was ever written.
-async fn existing(state: &AppState, board: BoardId) -> ApiResult<BoardId> {
+pub(super) async fn existing(state: &AppState, board: BoardId) -> ApiResult<BoardId> {
     match state.connections.rooms.store().record(&board).await? {
         Some(_) => Ok(board),
         None => Err(ApiError::BoardNotFound(board)),
@@ -445,7 +502,7 @@ pub struct CreatedBoard {
     pub template: String,
 }
 
-fn random_board_id() -> String {
+pub(super) fn random_board_id() -> String {
     let mut bytes = [0u8; 8];
     // Without OS randomness, fall back to time: ids only need to be unlikely to collide, and a
     // collision is refused with 409 rather than merged.
@@ -526,8 +583,10 @@ async fn create_board(
     {
         return Err(ApiError::BoardExists(board));
     }
+    let actor = caller.grant(&board, Role::Facilitator)?.actor;
     let created = ask_room(&state, &board, |reply| ApiRequest::Create {
         update: content,
+        actor,
         reply,
     })
     .await?;
@@ -681,7 +740,7 @@ pub struct ExportQuery {
     pub format: Option<ExportFormat>,
 }
 
-fn download(content_type: &'static str, filename: String, body: String) -> Response {
+pub(super) fn download(content_type: &'static str, filename: String, body: String) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .header(

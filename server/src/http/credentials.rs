@@ -36,6 +36,16 @@ pub(crate) fn presented(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     })
 }
 
+/// The display name a connection declares with `?name=` (trimmed, at most 64 characters): who
+/// history names for its edits on a server running open, where no token says who it is.
+pub(crate) fn declared_name(uri: &Uri) -> Option<String> {
+    let Query(params) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
+    params.into_iter().find_map(|(key, value)| {
+        let name: String = value.trim().chars().take(64).collect();
+        (key == "name" && !name.is_empty()).then_some(name)
+    })
+}
+
 /// The HTTP status of a refusal.
 pub(crate) fn status(refused: &AuthError) -> StatusCode {
     StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

@@ -44,19 +44,22 @@ use yrs::sync::{Awareness, AwarenessUpdate, Clock};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use super::handle::{
-    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, QueuedBytes, RoomHandle,
+    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, QueuedBytes,
+    RestoreDone, RestoreError, RoomHandle,
 };
 use super::presence::{self, Presence};
 use super::registry::Rooms;
 use crate::config::RoomConfig;
+use crate::history::History;
 use crate::metrics::Metrics;
-use crate::storage::{BoardSummary, LogSeq, Store, StoreError};
+use crate::storage::{BoardSummary, Entry, LogSeq, Milestone, Store, StoreError};
 use client_protocol::schema::Board as BoardView;
 
 /// What a room needs from the rest of the server.
 pub(super) struct Context {
     pub rooms: Rooms,
     pub store: Arc<dyn Store>,
+    pub history: Arc<History>,
     pub config: RoomConfig,
     pub shutdown: CancellationToken,
     pub metrics: Arc<Metrics>,
@@ -67,8 +70,8 @@ struct Conn {
     outbound: mpsc::Sender<Bytes>,
     /// Taken when the room ends the connection.
     kick: Option<oneshot::Sender<Kick>>,
-    /// Who is connected: what their updates may change.
-    actor: Actor,
+    /// Who is connected: what their updates may change, and whose they are in history.
+    actor: Arc<Actor>,
     /// Bytes waiting in `outbound`.
     queued: Arc<QueuedBytes>,
 }
@@ -99,18 +102,24 @@ enum Reply {
     Read(oneshot::Sender<BoardState>),
     Summary(oneshot::Sender<(BoardSummary, usize)>),
     Created(oneshot::Sender<Result<(), CreateError>>),
+    Restored(
+        oneshot::Sender<Result<RestoreDone, RestoreError>>,
+        Milestone,
+    ),
 }
+
+/// Why a restore stopped with the document possibly half-edited (it is then reloaded).
+const POISONED: &str = "converging the board panicked";
 
 /// Pseudo connection id of changes made through the HTTP API: no connection has it, so its
 /// changes go to everyone.
 const API: ConnId = 0;
 
-/// Updates produced by one batch, waiting for their durable append.
+/// Updates produced by one batch, waiting for their durable append, each with the connection it
+/// came from (which already has it) and its author.
 #[derive(Default)]
 struct Produced {
-    updates: Vec<Vec<u8>>,
-    /// The connection each update came from: it already has it.
-    origins: Vec<ConnId>,
+    entries: Vec<Entry>,
 }
 
 struct Board {
@@ -130,6 +139,8 @@ struct Board {
     snapshot_bytes: u64,
     /// Position of the newest stored update.
     last_seq: Option<LogSeq>,
+    /// Log records after the newest checkpoint (the room's own or history's).
+    since_checkpoint: usize,
     /// Since when no connection has been in the room.
     idle_since: Option<Instant>,
     /// The sync step 2 answering an empty state vector (a newcomer's), encoded once and shared
@@ -185,6 +196,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         log_bytes: stored.log_bytes,
         snapshot_bytes: stored.snapshot_bytes as u64,
         last_seq: stored.last_seq,
+        since_checkpoint: stored.log_updates,
         idle_since: None,
         full_state: None,
         last_frame_at: None,
@@ -239,6 +251,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
                 // Removed from storage while still registered, so that nobody can load a
                 // half-deleted board; joins meanwhile wait in the inbox and are refused below.
                 let deleted = board.ctx.store.delete(&board.handle.board).await;
+                board.ctx.history.forget(&board.handle.board);
                 match &deleted {
                     Ok(()) => tracing::info!("board deleted"),
                     Err(error) => tracing::error!(%error, "board deletion failed"),
@@ -316,7 +329,11 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
 /// gets one frame per batch instead of one per update. A merged update from several senders goes
 /// to everyone (a sender ignores its own changes coming back, as Yjs does with any duplicate).
 fn fold(produced: Produced) -> Vec<(Vec<u8>, Option<ConnId>)> {
-    let Produced { updates, origins } = produced;
+    let (updates, origins): (Vec<_>, Vec<_>) = produced
+        .entries
+        .into_iter()
+        .map(|entry| (entry.update, entry.conn))
+        .unzip();
     if updates.len() > 1 {
         // yrs's own encodings merge; a panic in the merge falls back to one frame per update.
         let merged = catch_unwind(AssertUnwindSafe(|| yrs::merge_updates_v1(&updates)));
@@ -330,6 +347,16 @@ fn fold(produced: Produced) -> Vec<(Vec<u8>, Option<ConnId>)> {
         .into_iter()
         .zip(origins.into_iter().map(Some))
         .collect()
+}
+
+/// Who history names for changes the server makes itself (values written back after a refused
+/// edit).
+fn server_actor() -> Actor {
+    Actor {
+        role: client_protocol::access::Role::Owner,
+        sub: "parcours".into(),
+        name: "Parcours".into(),
+    }
 }
 
 fn now_ms() -> u64 {
@@ -405,7 +432,7 @@ impl Board {
                         Conn {
                             outbound: peer.outbound,
                             kick: Some(peer.kick),
-                            actor: peer.actor,
+                            actor: Arc::new(peer.actor),
                             queued: peer.queued,
                         },
                     );
@@ -421,9 +448,13 @@ impl Board {
                 }
                 Command::Api(ApiRequest::Read { reply }) => replies.push(Reply::Read(reply)),
                 Command::Api(ApiRequest::Summary { reply }) => replies.push(Reply::Summary(reply)),
-                Command::Api(ApiRequest::Create { update, reply }) => {
+                Command::Api(ApiRequest::Create {
+                    update,
+                    actor,
+                    reply,
+                }) => {
                     if !self.doc().transact().state_vector().is_empty()
-                        || !produced.updates.is_empty()
+                        || !produced.entries.is_empty()
                     {
                         let _ = reply.send(Err(CreateError::Exists));
                         continue;
@@ -435,11 +466,39 @@ impl Board {
                             let _ = reply.send(Err(CreateError::Invalid(reason)));
                         }
                         (None, Some(diff)) => {
-                            self.integrated(diff, API, &mut produced);
+                            self.integrated(diff, API, Arc::new(actor), &mut produced);
                             replies.push(Reply::Created(reply));
                         }
                         (None, None) => {
                             let _ = reply.send(Err(CreateError::Invalid("no content".into())));
+                        }
+                    }
+                }
+                Command::Api(ApiRequest::Restore {
+                    target,
+                    expected_head,
+                    actor,
+                    before,
+                    reply,
+                }) => {
+                    // Edits earlier in this batch move the board too.
+                    let head = self.last_seq.unwrap_or(0);
+                    if head != expected_head || !produced.entries.is_empty() {
+                        let head = head + produced.entries.len() as u64;
+                        let _ = reply.send(Err(RestoreError::Moved { head }));
+                        continue;
+                    }
+                    match self
+                        .restore(&target, Arc::new(actor), before, &mut produced)
+                        .await
+                    {
+                        Ok(before) => replies.push(Reply::Restored(reply, before)),
+                        Err(RestoreError::Invalid(reason)) if reason == POISONED => {
+                            let _ = reply.send(Err(RestoreError::Invalid(reason)));
+                            return Err(Fatal::Poisoned);
+                        }
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
                         }
                     }
                 }
@@ -467,7 +526,7 @@ impl Board {
                 }
             }
         }
-        if !produced.updates.is_empty() {
+        if !produced.entries.is_empty() {
             self.persist_and_broadcast(produced).await?;
         }
         for reply in replies {
@@ -499,6 +558,10 @@ impl Board {
                 }
                 Reply::Created(reply) => {
                     let _ = reply.send(Ok(()));
+                }
+                Reply::Restored(reply, before) => {
+                    let head = self.last_seq.unwrap_or(0);
+                    let _ = reply.send(Ok(RestoreDone { head, before }));
                 }
             }
         }
@@ -602,7 +665,9 @@ impl Board {
         }
         .map_err(|_| Fatal::Poisoned)?;
         if let Some(diff) = applied.diff {
-            self.integrated(diff, conn, produced);
+            let actor = self.conns.get(&conn).map(|c| c.actor.clone());
+            let actor = actor.unwrap_or_else(|| Arc::new(server_actor()));
+            self.integrated(diff, conn, actor, produced);
         }
         if let Some(refusal) = refusal {
             tracing::info!(conn, reason = %refusal.reason, "edit refused: permission denied");
@@ -613,7 +678,8 @@ impl Board {
             }))
             .map_err(|_| Fatal::Poisoned)?;
             if let Some(diff) = restored {
-                self.integrated(diff, API, produced);
+                let server = Arc::new(server_actor());
+                self.integrated(diff, API, server, produced);
             }
             self.ctx.metrics.refused_edits.inc();
             // Only the sender's own refused content is taken back: safe to send before the
@@ -643,6 +709,47 @@ impl Board {
             }));
         }
         Ok(Ok(()))
+    }
+
+    /// Names the current version with `before`, then edits the document to equal `target`
+    /// in one transaction; the edits join the batch, to be stored before anyone receives them.
+    async fn restore(
+        &mut self,
+        target: &[u8],
+        actor: Arc<Actor>,
+        mut before: Milestone,
+        produced: &mut Produced,
+    ) -> Result<Milestone, RestoreError> {
+        let goal = Doc::new();
+        let readable = apply::apply_update(&goal, target)
+            .map_err(|_| RestoreError::Invalid("the version does not apply".into()))?;
+        if let Some(reason) = readable.rejected {
+            return Err(RestoreError::Invalid(format!(
+                "the version does not apply: {reason}"
+            )));
+        }
+        before.seq = self.last_seq.unwrap_or(0);
+        self.ctx
+            .store
+            .put_milestone(&self.handle.board, &before)
+            .await?;
+        let edits = {
+            let goal_txn = goal.transact();
+            let mut txn = self.doc().transact_mut();
+            match client_protocol::converge(&mut txn, &goal_txn) {
+                Ok(_) => Ok(txn.encode_update_v1()),
+                // Part of the edits may be in the document: it is reloaded from storage.
+                Err(client_protocol::ConvergeError::Panicked(_)) => Err(POISONED.to_owned()),
+                Err(other) => Err(other.to_string()),
+            }
+        }
+        .map_err(RestoreError::Invalid)?;
+        // An empty transaction still encodes its (empty) structure: only store real changes.
+        if blocks::parse(&edits).is_ok_and(|b| b.blocks.is_empty() && b.deleted.is_empty()) {
+            return Ok(before);
+        }
+        self.integrated(edits, API, actor, produced);
+        Ok(before)
     }
 
     /// Inspects an update from `conn` against its sender's role; `Some` when part of it must be
@@ -728,7 +835,13 @@ impl Board {
     }
 
     /// Records what the document just integrated, for storage, broadcast and access control.
-    fn integrated(&mut self, diff: Vec<u8>, origin: ConnId, produced: &mut Produced) {
+    fn integrated(
+        &mut self,
+        diff: Vec<u8>,
+        origin: ConnId,
+        actor: Arc<Actor>,
+        produced: &mut Produced,
+    ) {
         self.full_state = None;
         match blocks::parse(&diff) {
             Ok(blocks) => self.locator.record(&blocks),
@@ -736,8 +849,11 @@ impl Board {
             // later updates with a partial index, so say so loudly.
             Err(error) => tracing::error!(%error, "the document's own update does not parse"),
         }
-        produced.updates.push(diff);
-        produced.origins.push(origin);
+        produced.entries.push(Entry {
+            update: diff,
+            actor,
+            conn: origin,
+        });
     }
 
     async fn persist_and_broadcast(&mut self, produced: Produced) -> Result<(), Fatal> {
@@ -745,11 +861,11 @@ impl Board {
         let seq = self
             .ctx
             .store
-            .append(&self.handle.board, &produced.updates)
+            .append(&self.handle.board, &produced.entries)
             .await
             .map_err(Fatal::Storage)?;
         tracing::trace!(
-            updates = produced.updates.len(),
+            updates = produced.entries.len(),
             duration_us = started.elapsed().as_micros() as u64,
             "batch durable"
         );
@@ -757,12 +873,19 @@ impl Board {
         metrics
             .persist_seconds
             .observe(started.elapsed().as_secs_f64());
-        metrics.updates_stored.inc_by(produced.updates.len() as u64);
+        metrics.updates_stored.inc_by(produced.entries.len() as u64);
         metrics
             .update_bytes_stored
-            .inc_by(produced.updates.iter().map(|u| u.len() as u64).sum());
+            .inc_by(produced.entries.iter().map(|e| e.update.len() as u64).sum());
         self.last_seq = Some(seq);
-        self.log_updates += produced.updates.len();
+        self.log_updates += produced.entries.len();
+        self.since_checkpoint += produced.entries.len();
+        if self.since_checkpoint >= self.ctx.history.config().checkpoint_every {
+            // Any version must rebuild from a checkpoint plus a bounded number of records;
+            // history writes it from storage, so this room never stalls for it.
+            self.ctx.history.checkpoint_soon(&self.handle.board, seq);
+            self.since_checkpoint = 0;
+        }
         for (update, except) in fold(produced) {
             self.log_bytes += update.len() as u64;
             let frame = Bytes::from(codec::encode_update(&update));
@@ -934,10 +1057,11 @@ impl Board {
         let summary = self.summary();
         self.ctx
             .store
-            .checkpoint(&self.handle.board, snapshot, through, summary)
+            .checkpoint(&self.handle.board, snapshot, through, Some(summary))
             .await
             .map_err(Fatal::Storage)?;
         self.ctx.metrics.compactions.inc();
+        self.since_checkpoint = 0;
         tracing::info!(
             snapshot_bytes,
             folded_updates = self.log_updates,

@@ -8,7 +8,7 @@ use client_protocol::access::Actor;
 use client_protocol::codec::Message;
 use client_protocol::{BoardId, CloseCode};
 
-use crate::storage::{BoardSummary, StoreError};
+use crate::storage::{BoardSummary, LogSeq, Milestone, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one WebSocket connection for the lifetime of the process.
@@ -88,7 +88,20 @@ pub(crate) enum ApiRequest {
     /// board already has content. Answered once the update is durable and broadcast.
     Create {
         update: Vec<u8>,
+        /// Who creates it (its author in history).
+        actor: Actor,
         reply: oneshot::Sender<Result<(), CreateError>>,
+    },
+    /// Brings the board back to `target` (a past version's state, one lib0 v1 update) as
+    /// ordinary edits in one transaction, after naming the current version with `before`.
+    /// Refused with [`RestoreError::Moved`] unless the board's newest version is
+    /// `expected_head`. Answered once the edits are durable and broadcast.
+    Restore {
+        target: Vec<u8>,
+        expected_head: LogSeq,
+        actor: Actor,
+        before: Milestone,
+        reply: oneshot::Sender<Result<RestoreDone, RestoreError>>,
     },
     /// Closes every connection with [`CloseCode::BoardDeleted`], removes the board from storage
     /// and unloads it. Answered once the removal is durable.
@@ -102,6 +115,32 @@ pub(crate) enum ApiRequest {
 pub(crate) struct BoardState {
     /// The document as one lib0 v1 update.
     pub state: Vec<u8>,
+}
+
+/// A restore in place, done.
+#[derive(Debug)]
+pub(crate) struct RestoreDone {
+    /// The board's newest version after the restore's edits.
+    pub head: LogSeq,
+    /// The milestone naming the version before them.
+    pub before: Milestone,
+}
+
+/// Why a restore in place was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum RestoreError {
+    /// The board changed since the version the owner looked at.
+    #[error("the board moved on (now at {head})")]
+    Moved {
+        /// Its newest version now.
+        head: LogSeq,
+    },
+    /// The milestone or the edits could not be stored.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    /// The version could not be brought onto the live board.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Why a board could not be created.

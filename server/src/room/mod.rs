@@ -13,5 +13,6 @@ pub(crate) mod registry;
 
 pub(crate) use handle::{
     ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer, QueuedBytes,
+    RestoreError,
 };
 pub(crate) use registry::Rooms;

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::board;
 use super::handle::{Attachment, RoomHandle};
 use crate::config::RoomConfig;
+use crate::history::History;
 use crate::metrics::Metrics;
 use crate::storage::Store;
 
@@ -24,7 +25,7 @@ struct Inner {
     /// Loaded boards. A std mutex: every critical section is a map lookup or insert, never an
     /// await, so a blocking lock is cheaper and cannot be held across a suspension point.
     rooms: Mutex<HashMap<BoardId, RoomHandle>>,
-    store: Arc<dyn Store>,
+    history: Arc<History>,
     config: RoomConfig,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -54,9 +55,9 @@ fn evict_idle(rooms: &HashMap<BoardId, RoomHandle>, count: usize) {
 }
 
 impl Rooms {
-    /// A registry whose rooms persist to `store` and stop at `shutdown`.
+    /// A registry whose rooms persist to `history`'s store and stop at `shutdown`.
     pub fn new(
-        store: Arc<dyn Store>,
+        history: Arc<History>,
         config: RoomConfig,
         shutdown: CancellationToken,
         tracker: TaskTracker,
@@ -65,7 +66,7 @@ impl Rooms {
         Rooms {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
-                store,
+                history,
                 config,
                 shutdown,
                 tracker,
@@ -108,7 +109,8 @@ impl Rooms {
             commands,
             board::Context {
                 rooms: self.clone(),
-                store: self.inner.store.clone(),
+                store: self.inner.history.store().clone(),
+                history: self.inner.history.clone(),
                 config: self.inner.config.clone(),
                 shutdown: self.inner.shutdown.clone(),
                 metrics: self.inner.metrics.clone(),
@@ -151,7 +153,12 @@ impl Rooms {
 
     /// The store rooms persist to.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        self.inner.history.store()
+    }
+
+    /// The history of the boards.
+    pub fn history(&self) -> &Arc<History> {
+        &self.inner.history
     }
 
     /// How many boards are loaded.

@@ -1,13 +1,16 @@
 //! Durable storage of boards, behind the small [`Store`] interface.
 //!
-//! A board is stored as an optional snapshot (the whole document encoded as one Yjs update) plus a
-//! log of the updates applied since. The promise every implementation keeps: when
+//! A board is stored as a log of every update applied to it, each with who made it and when, plus
+//! checkpoints (the whole document encoded as one Yjs update at a log position). Loading reads the
+//! newest checkpoint and the log after it; history reads any earlier one. The promise every implementation keeps: when
 //! [`Store::append`] returns `Ok`, the updates are on stable storage and survive a crash of the
 //! process (`kill -9`) or of the machine. The server sends an update to anyone only after that.
 //!
 //! [`sled_store::SledStore`] is the embedded default; `STORAGE.md` documents its on-disk layout.
 
 mod group_commit;
+mod history;
+mod record;
 pub mod sled_store;
 
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use async_trait::async_trait;
 use client_protocol::BoardId;
 use serde::{Deserialize, Serialize};
 
+pub use history::{Author, Entry, LogQuery, LogRecord, Milestone, MilestoneKind, UpdateMeta};
 pub use sled_store::SledStore;
 
 /// Position of an update in a board's log. Positions increase with every append to a board.
@@ -25,11 +29,11 @@ pub type LogSeq = u64;
 /// only way an empty board comes into being: a failed load is an error, never an empty board.
 #[derive(Debug, Default)]
 pub struct StoredBoard {
-    /// The latest checkpoint: the document state encoded as a lib0 v1 update.
+    /// The checkpoint it starts from: the document state encoded as a lib0 v1 update.
     pub snapshot: Option<Vec<u8>>,
     /// Updates appended after the snapshot, oldest first, as lib0 v1 updates.
     pub updates: Vec<Vec<u8>>,
-    /// The position of the newest update in the log (or covered by the snapshot).
+    /// The position of the newest update read (or covered by the snapshot).
     pub last_seq: Option<LogSeq>,
 }
 
@@ -66,6 +70,19 @@ pub struct BoardRecord {
     pub snapshot_bytes: u64,
     /// The board as of its last checkpoint.
     pub summary: BoardSummary,
+    /// The board and version this board was forked from, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
+}
+
+/// Where a forked board came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkedFrom {
+    /// The board it was forked from.
+    pub board: String,
+    /// The version (log position) it started as.
+    pub seq: LogSeq,
 }
 
 /// Why a storage operation failed.
@@ -95,29 +112,37 @@ impl From<sled::Error> for StoreError {
     }
 }
 
-/// Durable storage of board documents.
+/// Durable storage of board documents and their history.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Reads a board's snapshot and the log tail after it.
+    /// Reads a board's latest checkpoint and the log after it: the board as it is now.
     async fn load(&self, board: &BoardId) -> Result<StoredBoard, StoreError>;
 
-    /// Appends updates to a board's log, in order. Durable when it returns `Ok`: only then may
-    /// the updates be shown to anyone. Returns the position of the last one.
-    async fn append(&self, board: &BoardId, updates: &[Vec<u8>]) -> Result<LogSeq, StoreError>;
+    /// Reads what reproduces a board as it was right after the update at `at`: the newest
+    /// checkpoint at or before `at`, and the log after it up to `at`.
+    async fn load_at(&self, board: &BoardId, at: LogSeq) -> Result<StoredBoard, StoreError>;
 
-    /// Replaces the log up to and including `through` by `snapshot`, the full document state at
-    /// that point, and records `summary`. Crash-safe: at every instant, snapshot plus remaining
-    /// log equals the board.
+    /// Appends updates to a board's log, in order, each with who made it (stamped with the
+    /// server's time). Durable when it returns `Ok`: only then may the updates be shown to
+    /// anyone. Returns the position of the last one.
+    async fn append(&self, board: &BoardId, entries: &[Entry]) -> Result<LogSeq, StoreError>;
+
+    /// Records `snapshot`, the full document state right after the update at `through`, as a
+    /// checkpoint; with a `summary`, also updates the board's record for listings. The log is
+    /// kept (it is the board's history); retention thins it.
     async fn checkpoint(
         &self,
         board: &BoardId,
         snapshot: Vec<u8>,
         through: LogSeq,
-        summary: BoardSummary,
+        summary: Option<BoardSummary>,
     ) -> Result<(), StoreError>;
 
     /// The board's record, or `None` if the board was never written (it does not exist).
     async fn record(&self, board: &BoardId) -> Result<Option<BoardRecord>, StoreError>;
+
+    /// Records which board and version `board` was forked from.
+    async fn set_forked_from(&self, board: &BoardId, from: ForkedFrom) -> Result<(), StoreError>;
 
     /// Up to `limit` boards in id order, starting after `after`.
     async fn list(
@@ -126,9 +151,40 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(BoardId, BoardRecord)>, StoreError>;
 
-    /// Removes everything stored for a board, durably.
+    /// Removes everything stored for a board, history included, durably.
     async fn delete(&self, board: &BoardId) -> Result<(), StoreError>;
 
     /// Makes every write so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Log records of a board in position order (newest first if `query.newest_first`).
+    async fn log(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Positions of a board's checkpoints, oldest first.
+    async fn checkpoints(&self, board: &BoardId) -> Result<Vec<LogSeq>, StoreError>;
+
+    /// Drops the checkpoint at `at` (retention). The newest checkpoint is never dropped.
+    async fn remove_checkpoint(&self, board: &BoardId, at: LogSeq) -> Result<(), StoreError>;
+
+    /// Replaces the log records at `seqs` (ascending, consecutive in the log) by one summary
+    /// record at the last of them holding `merged`, their updates merged. Crash-safe: the
+    /// summary is durable before the records it replaces go, and a replay that meets both is
+    /// still exact, since applying an update twice changes nothing.
+    async fn summarize(
+        &self,
+        board: &BoardId,
+        seqs: &[LogSeq],
+        merged: Vec<u8>,
+        meta: UpdateMeta,
+    ) -> Result<(), StoreError>;
+
+    /// A board's named versions, oldest first.
+    async fn milestones(&self, board: &BoardId) -> Result<Vec<Milestone>, StoreError>;
+
+    /// Creates or replaces a milestone (by id), durably.
+    async fn put_milestone(&self, board: &BoardId, milestone: &Milestone)
+        -> Result<(), StoreError>;
+
+    /// Removes a milestone; `false` if there was none with that id.
+    async fn remove_milestone(&self, board: &BoardId, id: &str) -> Result<bool, StoreError>;
 }

@@ -1,40 +1,67 @@
 //! The embedded default store, on sled 0.34.
 //!
-//! Three trees, fixed in number and keyed by board id (never a tree per board):
+//! A fixed set of trees keyed by board id (never a tree per board); `STORAGE.md` documents each:
 //!
-//! | tree               | key                                   | value                                   |
-//! |--------------------|---------------------------------------|-----------------------------------------|
-//! | `board_meta`       | board id                              | JSON [`BoardRecord`]                    |
-//! | `board_snapshots`  | board id                              | `0x01`, `through` (u64 BE), lib0 v1 update |
-//! | `board_updates`    | board id, `0x00`, seq (u64 BE)        | lib0 v1 update                          |
+//! | tree                | key                                   | value                                 |
+//! |---------------------|---------------------------------------|---------------------------------------|
+//! | `board_meta`        | board id                              | JSON [`BoardRecord`]                  |
+//! | `board_updates`     | board id, `0x00`, seq (u64 BE)        | lib0 v1 update                        |
+//! | `board_update_info` | board id, `0x00`, seq (u64 BE)        | who and when ([`super::record`])      |
+//! | `board_checkpoints` | board id, `0x00`, seq (u64 BE)        | `0x01`, the document as a v1 update   |
+//! | `board_authors`     | board id, `0x00`, index (u32 BE)      | JSON [`Author`]                       |
+//! | `board_milestones`  | board id, `0x00`, milestone id        | JSON [`Milestone`]                    |
 //!
 //! Sequence numbers come from sled's monotonic id generator, so they increase across restarts and
-//! crashes. A snapshot covers every log entry with `seq <= through`; entries it covers are deleted
-//! after it is durable, and any that survive a crash in between are skipped on load.
+//! crashes. A checkpoint at `seq` is the board right after the update at `seq`. The log is never
+//! truncated by checkpoints: it is the board's history, thinned only by retention
+//! ([`Store::summarize`]).
 
+use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use client_protocol::BoardId;
 
 use super::group_commit::GroupCommit;
-use super::{BoardRecord, BoardSummary, LogSeq, Store, StoreError, StoredBoard};
+use super::history::{Author, Entry, LogQuery, LogRecord, Milestone, UpdateMeta};
+use super::record::Info;
+use super::{BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard};
 
 const META_TREE: &str = "board_meta";
-const SNAPSHOT_TREE: &str = "board_snapshots";
 const UPDATE_TREE: &str = "board_updates";
-const SNAPSHOT_FORMAT: u8 = 1;
+const INFO_TREE: &str = "board_update_info";
+const CHECKPOINT_TREE: &str = "board_checkpoints";
+const AUTHOR_TREE: &str = "board_authors";
+const MILESTONE_TREE: &str = "board_milestones";
+/// Where the latest snapshot lived before history was kept (value: `0x01`, through, state);
+/// moved into `board_checkpoints` when a store is opened.
+const LEGACY_SNAPSHOT_TREE: &str = "board_snapshots";
+const CHECKPOINT_FORMAT: u8 = 1;
 /// sled's page cache, in bytes.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A board's authors, as numbered in `board_authors`.
+#[derive(Default)]
+struct Authors {
+    list: Vec<Author>,
+    index: HashMap<Author, u32>,
+}
 
 struct Inner {
     db: sled::Db,
     meta: sled::Tree,
-    snapshots: sled::Tree,
     updates: sled::Tree,
+    info: sled::Tree,
+    checkpoints: sled::Tree,
+    authors: sled::Tree,
+    milestones: sled::Tree,
     commit: GroupCommit,
+    /// Author tables of the boards written or read since the store opened. Only touched
+    /// synchronously (never across an await).
+    author_cache: Mutex<HashMap<BoardId, Authors>>,
 }
 
 /// A [`Store`] on an embedded sled database in one directory.
@@ -50,8 +77,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The prefix shared by every log key of `board`.
-fn log_prefix(board: &BoardId) -> Vec<u8> {
+/// The prefix shared by every key of `board` in the per-board trees.
+fn board_prefix(board: &BoardId) -> Vec<u8> {
     let mut key = Vec::with_capacity(board.as_str().len() + 9);
     key.extend_from_slice(board.as_str().as_bytes());
     key.push(0);
@@ -59,44 +86,61 @@ fn log_prefix(board: &BoardId) -> Vec<u8> {
 }
 
 fn log_key(board: &BoardId, seq: LogSeq) -> Vec<u8> {
-    let mut key = log_prefix(board);
+    let mut key = board_prefix(board);
     key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
-fn seq_of(board: &BoardId, key: &[u8]) -> Result<LogSeq, StoreError> {
+fn seq_of(board: &BoardId, tree: &str, key: &[u8]) -> Result<LogSeq, StoreError> {
     let tail = &key[board.as_str().len() + 1..];
     let bytes: [u8; 8] = tail.try_into().map_err(|_| StoreError::Corrupt {
         board: board.to_string(),
-        key: format!("{UPDATE_TREE}/{key:?}"),
-        reason: "log key does not end in an 8-byte sequence number".into(),
+        key: format!("{tree}/{key:?}"),
+        reason: "key does not end in an 8-byte sequence number".into(),
     })?;
     Ok(LogSeq::from_be_bytes(bytes))
 }
 
-fn encode_snapshot(through: LogSeq, state: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(state.len() + 9);
-    value.push(SNAPSHOT_FORMAT);
-    value.extend_from_slice(&through.to_be_bytes());
-    value.extend_from_slice(state);
-    value
+fn corrupt(board: &BoardId, key: String, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        board: board.to_string(),
+        key,
+        reason: reason.to_string(),
+    }
 }
 
-fn decode_snapshot(board: &BoardId, value: &[u8]) -> Result<(LogSeq, Vec<u8>), StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        board: board.to_string(),
-        key: format!("{SNAPSHOT_TREE}/{board}"),
-        reason: reason.into(),
-    };
+fn decode_checkpoint(board: &BoardId, seq: LogSeq, value: &[u8]) -> Result<Vec<u8>, StoreError> {
     match value {
-        [SNAPSHOT_FORMAT, rest @ ..] if rest.len() >= 8 => {
-            let (through, state) = rest.split_at(8);
-            let through = LogSeq::from_be_bytes(through.try_into().expect("split at 8"));
-            Ok((through, state.to_vec()))
-        }
-        [SNAPSHOT_FORMAT, ..] => Err(corrupt("snapshot record is truncated")),
-        _ => Err(corrupt("unknown snapshot format")),
+        [CHECKPOINT_FORMAT, state @ ..] => Ok(state.to_vec()),
+        _ => Err(corrupt(
+            board,
+            format!("{CHECKPOINT_TREE}/{board}/{seq}"),
+            "unknown checkpoint format",
+        )),
     }
+}
+
+fn json<T: serde::de::DeserializeOwned>(
+    board: &BoardId,
+    key: impl FnOnce() -> String,
+    raw: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| corrupt(board, key(), e))
+}
+
+/// The range of keys of `board` in a per-board tree keyed by sequence number, after `after`
+/// and up to `through`.
+fn seq_range(
+    board: &BoardId,
+    after: Option<LogSeq>,
+    through: Option<LogSeq>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let start = match after {
+        Some(seq) => Bound::Excluded(log_key(board, seq)),
+        None => Bound::Included(log_key(board, 0)),
+    };
+    let end = Bound::Included(log_key(board, through.unwrap_or(LogSeq::MAX)));
+    (start, end)
 }
 
 impl SledStore {
@@ -114,13 +158,18 @@ impl SledStore {
         let store = SledStore {
             inner: Arc::new(Inner {
                 meta: db.open_tree(META_TREE)?,
-                snapshots: db.open_tree(SNAPSHOT_TREE)?,
                 updates: db.open_tree(UPDATE_TREE)?,
+                info: db.open_tree(INFO_TREE)?,
+                checkpoints: db.open_tree(CHECKPOINT_TREE)?,
+                authors: db.open_tree(AUTHOR_TREE)?,
+                milestones: db.open_tree(MILESTONE_TREE)?,
                 commit: GroupCommit::start(db.clone())
                     .map_err(|e| StoreError::Backend(e.to_string().into()))?,
+                author_cache: Mutex::default(),
                 db,
             }),
         };
+        store.migrate_legacy_snapshots()?;
         tracing::info!(
             dir = %dir.display(),
             boards = store.inner.meta.len(),
@@ -128,6 +177,51 @@ impl SledStore {
             "storage opened"
         );
         Ok(store)
+    }
+
+    /// Moves snapshots stored before history was kept into `board_checkpoints`. Crash-safe: the
+    /// old tree is dropped only once its contents are durable in the new one, and copying again
+    /// writes the same records.
+    fn migrate_legacy_snapshots(&self) -> Result<(), StoreError> {
+        let db = &self.inner.db;
+        if !db
+            .tree_names()
+            .iter()
+            .any(|name| name.as_ref() == LEGACY_SNAPSHOT_TREE.as_bytes())
+        {
+            return Ok(());
+        }
+        let legacy = db.open_tree(LEGACY_SNAPSHOT_TREE)?;
+        let mut moved = 0;
+        for entry in legacy.iter() {
+            let (key, value) = entry?;
+            let Some(board) = std::str::from_utf8(&key)
+                .ok()
+                .and_then(|id| BoardId::parse(id).ok())
+            else {
+                continue;
+            };
+            match value.as_ref() {
+                [CHECKPOINT_FORMAT, rest @ ..] if rest.len() >= 8 => {
+                    let (through, state) = rest.split_at(8);
+                    let through = LogSeq::from_be_bytes(through.try_into().expect("8 bytes"));
+                    let mut record = vec![CHECKPOINT_FORMAT];
+                    record.extend_from_slice(state);
+                    self.inner
+                        .checkpoints
+                        .insert(log_key(&board, through), record)?;
+                    moved += 1;
+                }
+                _ => tracing::error!(board = %board, "unreadable legacy snapshot left in place"),
+            }
+        }
+        db.flush()?;
+        if moved == legacy.len() {
+            db.drop_tree(LEGACY_SNAPSHOT_TREE)?;
+            db.flush()?;
+        }
+        tracing::info!(boards = moved, "snapshots moved to board_checkpoints");
+        Ok(())
     }
 
     /// The ids of every stored board, in id order.
@@ -150,25 +244,27 @@ impl SledStore {
     pub fn board_meta(&self, board: &BoardId) -> Result<Option<BoardRecord>, StoreError> {
         match self.inner.meta.get(board.as_str())? {
             None => Ok(None),
-            Some(raw) => serde_json::from_slice(&raw)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    board: board.to_string(),
-                    key: format!("{META_TREE}/{board}"),
-                    reason: e.to_string(),
-                }),
+            Some(raw) => json(board, || format!("{META_TREE}/{board}"), &raw).map(Some),
         }
     }
 
-    /// The log of a board without its snapshot (for salvaging a board whose snapshot record is
+    fn put_meta(&self, board: &BoardId, record: &BoardRecord) -> Result<(), StoreError> {
+        self.inner.meta.insert(
+            board.as_str(),
+            serde_json::to_vec(record).expect("a record serializes"),
+        )?;
+        Ok(())
+    }
+
+    /// The log of a board without its checkpoints (for salvaging a board whose checkpoint is
     /// unreadable).
     pub async fn load_log_only(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
         let (store, board) = (self.clone(), board.clone());
         blocking(move || {
             let mut stored = StoredBoard::default();
-            for entry in store.inner.updates.scan_prefix(log_prefix(&board)) {
+            for entry in store.inner.updates.scan_prefix(board_prefix(&board)) {
                 let (key, value) = entry?;
-                stored.last_seq = Some(seq_of(&board, &key)?);
+                stored.last_seq = Some(seq_of(&board, UPDATE_TREE, &key)?);
                 stored.updates.push(value.to_vec());
             }
             Ok(stored)
@@ -176,25 +272,141 @@ impl SledStore {
         .await
     }
 
-    fn load_blocking(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
+    fn load_blocking(
+        &self,
+        board: &BoardId,
+        at: Option<LogSeq>,
+    ) -> Result<StoredBoard, StoreError> {
         let mut stored = StoredBoard::default();
-        let mut after = None;
-        if let Some(raw) = self.inner.snapshots.get(board.as_str())? {
-            let (through, state) = decode_snapshot(board, &raw)?;
-            stored.snapshot = Some(state);
-            stored.last_seq = Some(through);
-            after = Some(through);
-        }
-        for entry in self.inner.updates.scan_prefix(log_prefix(board)) {
-            let (key, value) = entry?;
-            let seq = seq_of(board, &key)?;
-            if after.is_some_and(|through| seq <= through) {
-                continue; // covered by the snapshot; its deletion was interrupted
-            }
-            stored.updates.push(value.to_vec());
+        let checkpoint = self
+            .inner
+            .checkpoints
+            .range(seq_range(board, None, at))
+            .next_back()
+            .transpose()?;
+        if let Some((key, value)) = checkpoint {
+            let seq = seq_of(board, CHECKPOINT_TREE, &key)?;
+            stored.snapshot = Some(decode_checkpoint(board, seq, &value)?);
             stored.last_seq = Some(seq);
         }
+        for entry in self
+            .inner
+            .updates
+            .range(seq_range(board, stored.last_seq, at))
+        {
+            let (key, value) = entry?;
+            stored.updates.push(value.to_vec());
+            stored.last_seq = Some(seq_of(board, UPDATE_TREE, &key)?);
+        }
         Ok(stored)
+    }
+
+    /// Runs `f` on the author table of `board`, reading it from storage the first time.
+    fn with_authors<T>(
+        &self,
+        board: &BoardId,
+        f: impl FnOnce(&mut Authors) -> T,
+    ) -> Result<T, StoreError> {
+        let mut cache = self.inner.author_cache.lock().expect("author cache");
+        if !cache.contains_key(board) {
+            let mut authors = Authors::default();
+            for entry in self.inner.authors.scan_prefix(board_prefix(board)) {
+                let (key, value) = entry?;
+                let author: Author = json(board, || format!("{AUTHOR_TREE}/{key:?}"), &value)?;
+                authors
+                    .index
+                    .insert(author.clone(), authors.list.len() as u32);
+                authors.list.push(author);
+            }
+            cache.insert(board.clone(), authors);
+        }
+        Ok(f(cache.get_mut(board).expect("just inserted")))
+    }
+
+    /// The index of `author` on `board`, adding it (in `batch`) if new.
+    fn author_index(
+        &self,
+        board: &BoardId,
+        author: &Author,
+        batch: &mut sled::Batch,
+    ) -> Result<u32, StoreError> {
+        self.with_authors(board, |authors| {
+            if let Some(index) = authors.index.get(author) {
+                return *index;
+            }
+            let index = authors.list.len() as u32;
+            let mut key = board_prefix(board);
+            key.extend_from_slice(&index.to_be_bytes());
+            batch.insert(
+                key,
+                serde_json::to_vec(author).expect("an author serializes"),
+            );
+            authors.index.insert(author.clone(), index);
+            authors.list.push(author.clone());
+            index
+        })
+    }
+
+    fn meta_of(
+        &self,
+        board: &BoardId,
+        raw: Option<&[u8]>,
+        bytes: u64,
+    ) -> Result<UpdateMeta, StoreError> {
+        let Some(info) = raw.and_then(Info::decode) else {
+            return Ok(UpdateMeta::unknown(bytes));
+        };
+        let authors = self.with_authors(board, |authors| {
+            info.authors
+                .iter()
+                .map(|i| {
+                    authors.list.get(*i as usize).cloned().unwrap_or(Author {
+                        sub: String::new(),
+                        name: format!("author #{i}"),
+                    })
+                })
+                .collect()
+        })?;
+        Ok(UpdateMeta {
+            time_ms: info.time_ms,
+            first_ms: info.first_ms,
+            authors,
+            role: info.role.map(|r| r.as_str().to_owned()),
+            conn: info.conn,
+            bytes: info.bytes,
+            updates: info.updates,
+        })
+    }
+
+    fn log_blocking(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let range = self
+            .inner
+            .updates
+            .range(seq_range(board, query.after, query.through));
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            if query.newest_first {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+        let limit = if query.limit == 0 {
+            usize::MAX
+        } else {
+            query.limit
+        };
+        let mut records = Vec::new();
+        for entry in entries.take(limit) {
+            let (key, value) = entry?;
+            let seq = seq_of(board, UPDATE_TREE, &key)?;
+            let info = self.inner.info.get(&key)?;
+            let meta = self.meta_of(board, info.as_deref(), value.len() as u64)?;
+            records.push(LogRecord {
+                seq,
+                meta,
+                update: query.with_updates.then(|| value.to_vec()),
+            });
+        }
+        Ok(records)
     }
 
     fn checkpoint_write(
@@ -202,40 +414,80 @@ impl SledStore {
         board: &BoardId,
         snapshot: &[u8],
         through: LogSeq,
-        summary: BoardSummary,
+        summary: Option<BoardSummary>,
     ) -> Result<(), StoreError> {
+        let mut record = Vec::with_capacity(snapshot.len() + 1);
+        record.push(CHECKPOINT_FORMAT);
+        record.extend_from_slice(snapshot);
         self.inner
-            .snapshots
-            .insert(board.as_str(), encode_snapshot(through, snapshot))?;
-        let mut meta = self.board_meta(board)?.unwrap_or(BoardRecord {
-            created_ms: now_ms(),
-            ..BoardRecord::default()
-        });
-        meta.checkpointed_ms = Some(now_ms());
-        meta.snapshot_bytes = snapshot.len() as u64;
-        meta.summary = summary;
-        self.inner.meta.insert(
-            board.as_str(),
-            serde_json::to_vec(&meta).expect("meta serializes"),
-        )?;
+            .checkpoints
+            .insert(log_key(board, through), record)?;
+        if let Some(summary) = summary {
+            let mut meta = self.board_meta(board)?.unwrap_or(BoardRecord {
+                created_ms: now_ms(),
+                ..BoardRecord::default()
+            });
+            meta.checkpointed_ms = Some(now_ms());
+            meta.snapshot_bytes = snapshot.len() as u64;
+            meta.summary = summary;
+            self.put_meta(board, &meta)?;
+        }
         Ok(())
     }
 
-    fn truncate_log(&self, board: &BoardId, through: LogSeq) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for key in self
-            .inner
-            .updates
-            .range(log_key(board, 0)..=log_key(board, through))
-            .keys()
-        {
-            batch.remove(key?);
-            removed += 1;
+    fn summarize_blocking(
+        &self,
+        board: &BoardId,
+        seqs: &[LogSeq],
+        merged: &[u8],
+        meta: &UpdateMeta,
+        step: Summarize,
+    ) -> Result<(), StoreError> {
+        let Some((&last, earlier)) = seqs.split_last() else {
+            return Ok(());
+        };
+        match step {
+            Summarize::Write => {
+                let mut authors = sled::Batch::default();
+                let indexes = meta
+                    .authors
+                    .iter()
+                    .map(|a| self.author_index(board, a, &mut authors))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.inner.authors.apply_batch(authors)?;
+                let info = Info {
+                    time_ms: meta.time_ms,
+                    first_ms: meta.first_ms,
+                    role: None,
+                    conn: None,
+                    authors: indexes,
+                    bytes: merged.len() as u64,
+                    updates: meta.updates,
+                };
+                let key = log_key(board, last);
+                self.inner.updates.insert(&key, merged)?;
+                self.inner.info.insert(&key, info.encode())?;
+            }
+            Summarize::RemoveMerged => {
+                let mut updates = sled::Batch::default();
+                let mut info = sled::Batch::default();
+                for seq in earlier {
+                    updates.remove(log_key(board, *seq));
+                    info.remove(log_key(board, *seq));
+                }
+                self.inner.updates.apply_batch(updates)?;
+                self.inner.info.apply_batch(info)?;
+            }
         }
-        self.inner.updates.apply_batch(batch)?;
-        Ok(removed)
+        Ok(())
     }
+}
+
+/// The two durable steps of [`Store::summarize`].
+#[derive(Clone, Copy)]
+enum Summarize {
+    Write,
+    RemoveMerged,
 }
 
 /// Runs blocking sled work off the async workers.
@@ -251,27 +503,49 @@ async fn blocking<T: Send + 'static>(
 impl Store for SledStore {
     async fn load(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
         let (store, board) = (self.clone(), board.clone());
-        blocking(move || store.load_blocking(&board)).await
+        blocking(move || store.load_blocking(&board, None)).await
     }
 
-    async fn append(&self, board: &BoardId, updates: &[Vec<u8>]) -> Result<LogSeq, StoreError> {
+    async fn load_at(&self, board: &BoardId, at: LogSeq) -> Result<StoredBoard, StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || store.load_blocking(&board, Some(at))).await
+    }
+
+    async fn append(&self, board: &BoardId, entries: &[Entry]) -> Result<LogSeq, StoreError> {
         // These calls only touch sled's in-memory buffers; the slow part, the fsync, happens on
         // the group-commit thread while this task waits without blocking a worker.
-        let mut batch = sled::Batch::default();
+        let time_ms = now_ms();
+        let mut updates = sled::Batch::default();
+        let mut infos = sled::Batch::default();
+        let mut authors = sled::Batch::default();
         let mut last = 0;
-        for update in updates {
-            last = self.inner.db.generate_id()?;
-            batch.insert(log_key(board, last), update.as_slice());
-        }
-        self.inner.updates.apply_batch(batch)?;
-        if !self.inner.meta.contains_key(board.as_str())? {
-            let meta = BoardRecord {
-                created_ms: now_ms(),
-                ..BoardRecord::default()
+        for entry in entries {
+            // From 1: position 0 is the empty board before the first update.
+            last = self.inner.db.generate_id()? + 1;
+            let key = log_key(board, last);
+            let author = self.author_index(board, &Author::of(&entry.actor), &mut authors)?;
+            let info = Info {
+                time_ms,
+                first_ms: time_ms,
+                role: Some(entry.actor.role),
+                conn: Some(entry.conn),
+                authors: vec![author],
+                bytes: entry.update.len() as u64,
+                updates: 1,
             };
-            self.inner.meta.insert(
-                board.as_str(),
-                serde_json::to_vec(&meta).expect("meta serializes"),
+            infos.insert(key.clone(), info.encode());
+            updates.insert(key, entry.update.as_slice());
+        }
+        self.inner.authors.apply_batch(authors)?;
+        self.inner.info.apply_batch(infos)?;
+        self.inner.updates.apply_batch(updates)?;
+        if !self.inner.meta.contains_key(board.as_str())? {
+            self.put_meta(
+                board,
+                &BoardRecord {
+                    created_ms: time_ms,
+                    ..BoardRecord::default()
+                },
             )?;
         }
         self.inner.commit.durable().await?;
@@ -283,16 +557,11 @@ impl Store for SledStore {
         board: &BoardId,
         snapshot: Vec<u8>,
         through: LogSeq,
-        summary: BoardSummary,
+        summary: Option<BoardSummary>,
     ) -> Result<(), StoreError> {
         let (store, b) = (self.clone(), board.clone());
         blocking(move || store.checkpoint_write(&b, &snapshot, through, summary)).await?;
-        // The snapshot must be durable before the log entries it replaces disappear.
-        self.inner.commit.durable().await?;
-        let (store, b) = (self.clone(), board.clone());
-        let removed = blocking(move || store.truncate_log(&b, through)).await?;
-        tracing::debug!(board = %board, removed, "log truncated after checkpoint");
-        Ok(())
+        self.inner.commit.durable().await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -304,6 +573,20 @@ impl Store for SledStore {
         blocking(move || store.board_meta(&board)).await
     }
 
+    async fn set_forked_from(&self, board: &BoardId, from: ForkedFrom) -> Result<(), StoreError> {
+        let (store, b) = (self.clone(), board.clone());
+        blocking(move || {
+            let mut record = store.board_meta(&b)?.unwrap_or(BoardRecord {
+                created_ms: now_ms(),
+                ..BoardRecord::default()
+            });
+            record.forked_from = Some(from);
+            store.put_meta(&b, &record)
+        })
+        .await?;
+        self.inner.commit.durable().await
+    }
+
     async fn list(
         &self,
         after: Option<&BoardId>,
@@ -313,18 +596,14 @@ impl Store for SledStore {
         blocking(move || {
             let start = match &after {
                 // Ids never contain 0x00, so `id + 0x00` is the first key after `id`.
-                Some(id) => {
-                    let mut key = id.as_str().as_bytes().to_vec();
-                    key.push(0);
-                    std::ops::Bound::Included(key)
-                }
-                None => std::ops::Bound::Unbounded,
+                Some(id) => Bound::Included(board_prefix(id)),
+                None => Bound::Unbounded,
             };
             let mut boards = Vec::new();
             for entry in store
                 .inner
                 .meta
-                .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+                .range::<Vec<u8>, _>((start, Bound::Unbounded))
             {
                 if boards.len() >= limit {
                     break;
@@ -336,11 +615,7 @@ impl Store for SledStore {
                 else {
                     continue;
                 };
-                let record = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                    board: id.to_string(),
-                    key: format!("{META_TREE}/{id}"),
-                    reason: e.to_string(),
-                })?;
+                let record = json(&id, || format!("{META_TREE}/{id}"), &value)?;
                 boards.push((id, record));
             }
             Ok(boards)
@@ -353,34 +628,163 @@ impl Store for SledStore {
         blocking(move || {
             // The record goes first: a board without one does not exist, whatever is left.
             store.inner.meta.remove(b.as_str())?;
-            store.inner.snapshots.remove(b.as_str())?;
-            let mut batch = sled::Batch::default();
-            for key in store.inner.updates.scan_prefix(log_prefix(&b)).keys() {
-                batch.remove(key?);
+            let inner = &store.inner;
+            for tree in [
+                &inner.updates,
+                &inner.info,
+                &inner.checkpoints,
+                &inner.authors,
+                &inner.milestones,
+            ] {
+                let mut batch = sled::Batch::default();
+                for key in tree.scan_prefix(board_prefix(&b)).keys() {
+                    batch.remove(key?);
+                }
+                tree.apply_batch(batch)?;
             }
-            store.inner.updates.apply_batch(batch)?;
+            inner.author_cache.lock().expect("author cache").remove(&b);
             Ok(())
         })
         .await?;
         self.inner.commit.durable().await
     }
+
+    async fn log(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || store.log_blocking(&board, query)).await
+    }
+
+    async fn checkpoints(&self, board: &BoardId) -> Result<Vec<LogSeq>, StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || {
+            store
+                .inner
+                .checkpoints
+                .scan_prefix(board_prefix(&board))
+                .keys()
+                .map(|key| seq_of(&board, CHECKPOINT_TREE, &key?))
+                .collect()
+        })
+        .await
+    }
+
+    async fn remove_checkpoint(&self, board: &BoardId, at: LogSeq) -> Result<(), StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || {
+            let checkpoints = &store.inner.checkpoints;
+            let newest = checkpoints
+                .scan_prefix(board_prefix(&board))
+                .keys()
+                .next_back()
+                .transpose()?;
+            if newest.as_deref() != Some(log_key(&board, at).as_slice()) {
+                checkpoints.remove(log_key(&board, at))?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.inner.commit.durable().await
+    }
+
+    async fn summarize(
+        &self,
+        board: &BoardId,
+        seqs: &[LogSeq],
+        merged: Vec<u8>,
+        meta: UpdateMeta,
+    ) -> Result<(), StoreError> {
+        let shared = Arc::new((seqs.to_vec(), merged, meta));
+        for step in [Summarize::Write, Summarize::RemoveMerged] {
+            let (store, b, shared) = (self.clone(), board.clone(), shared.clone());
+            blocking(move || {
+                let (seqs, merged, meta) = &*shared;
+                store.summarize_blocking(&b, seqs, merged, meta, step)
+            })
+            .await?;
+            // Each step durable before the next: the summary exists before what it replaces goes.
+            self.inner.commit.durable().await?;
+        }
+        Ok(())
+    }
+
+    async fn milestones(&self, board: &BoardId) -> Result<Vec<Milestone>, StoreError> {
+        let (store, board) = (self.clone(), board.clone());
+        blocking(move || {
+            let mut milestones: Vec<Milestone> = store
+                .inner
+                .milestones
+                .scan_prefix(board_prefix(&board))
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    json(&board, || format!("{MILESTONE_TREE}/{key:?}"), &value)
+                })
+                .collect::<Result<_, _>>()?;
+            milestones.sort_by_key(|m| (m.seq, m.created_ms));
+            Ok(milestones)
+        })
+        .await
+    }
+
+    async fn put_milestone(
+        &self,
+        board: &BoardId,
+        milestone: &Milestone,
+    ) -> Result<(), StoreError> {
+        let mut key = board_prefix(board);
+        key.extend_from_slice(milestone.id.as_bytes());
+        let value = serde_json::to_vec(milestone).expect("a milestone serializes");
+        self.inner.milestones.insert(key, value)?;
+        self.inner.commit.durable().await
+    }
+
+    async fn remove_milestone(&self, board: &BoardId, id: &str) -> Result<bool, StoreError> {
+        let mut key = board_prefix(board);
+        key.extend_from_slice(id.as_bytes());
+        let removed = self.inner.milestones.remove(key)?.is_some();
+        self.inner.commit.durable().await?;
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use client_protocol::access::{Actor, Role};
+
     use super::*;
+    use crate::storage::MilestoneKind;
 
     fn board(id: &str) -> BoardId {
         BoardId::parse(id).unwrap()
     }
 
-    #[tokio::test]
-    async fn appended_updates_load_back_in_order() {
+    fn by(name: &str, updates: &[&[u8]]) -> Vec<Entry> {
+        let actor = Arc::new(Actor {
+            role: Role::Participant,
+            sub: format!("{name}-id"),
+            name: name.into(),
+        });
+        updates
+            .iter()
+            .map(|u| Entry {
+                update: u.to_vec(),
+                actor: actor.clone(),
+                conn: 7,
+            })
+            .collect()
+    }
+
+    fn open() -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn appended_updates_load_back_in_order() {
+        let (_dir, store) = open();
         let b = board("b1");
-        store.append(&b, &[vec![1], vec![2]]).await.unwrap();
-        store.append(&b, &[vec![3]]).await.unwrap();
+        store.append(&b, &by("ana", &[&[1], &[2]])).await.unwrap();
+        store.append(&b, &by("ana", &[&[3]])).await.unwrap();
         let loaded = store.load(&b).await.unwrap();
         assert_eq!(loaded.updates, vec![vec![1], vec![2], vec![3]]);
         assert!(loaded.snapshot.is_none());
@@ -388,10 +792,9 @@ mod tests {
 
     #[tokio::test]
     async fn boards_sharing_a_prefix_do_not_see_each_other() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        store.append(&board("a"), &[vec![1]]).await.unwrap();
-        store.append(&board("ab"), &[vec![2]]).await.unwrap();
+        let (_dir, store) = open();
+        store.append(&board("a"), &by("x", &[&[1]])).await.unwrap();
+        store.append(&board("ab"), &by("x", &[&[2]])).await.unwrap();
         assert_eq!(
             store.load(&board("a")).await.unwrap().updates,
             vec![vec![1]]
@@ -404,42 +807,152 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_checkpoint_replaces_the_log_it_covers() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    async fn a_board_loads_from_its_newest_checkpoint_and_keeps_its_history() {
+        let (_dir, store) = open();
         let b = board("b");
-        let through = store.append(&b, &[vec![1], vec![2]]).await.unwrap();
+        let through = store.append(&b, &by("x", &[&[1], &[2]])).await.unwrap();
         store
-            .checkpoint(&b, vec![9, 9], through, BoardSummary::default())
+            .checkpoint(&b, vec![9, 9], through, Some(BoardSummary::default()))
             .await
             .unwrap();
-        store.append(&b, &[vec![3]]).await.unwrap();
+        store.append(&b, &by("x", &[&[3]])).await.unwrap();
         let loaded = store.load(&b).await.unwrap();
         assert_eq!(loaded.snapshot, Some(vec![9, 9]));
         assert_eq!(loaded.updates, vec![vec![3]]);
+        let history = store.log(&b, LogQuery::default()).await.unwrap();
+        assert_eq!(history.len(), 3, "the log outlives the checkpoint");
     }
 
     #[tokio::test]
-    async fn log_entries_a_snapshot_covers_are_skipped_even_if_not_yet_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    async fn a_past_version_loads_from_the_checkpoint_before_it() {
+        let (_dir, store) = open();
         let b = board("b");
-        let through = store.append(&b, &[vec![1]]).await.unwrap();
-        // The snapshot is written but the truncation "crashed" before running.
-        store
-            .checkpoint_write(&b, &[7], through, BoardSummary::default())
+        let first = store.append(&b, &by("x", &[&[1]])).await.unwrap();
+        let second = store.append(&b, &by("x", &[&[2]])).await.unwrap();
+        store.checkpoint(&b, vec![8], second, None).await.unwrap();
+        let third = store.append(&b, &by("x", &[&[3]])).await.unwrap();
+        let at_first = store.load_at(&b, first).await.unwrap();
+        assert_eq!((at_first.snapshot, at_first.updates), (None, vec![vec![1]]));
+        let at_third = store.load_at(&b, third).await.unwrap();
+        assert_eq!(at_third.snapshot, Some(vec![8]));
+        assert_eq!(at_third.updates, vec![vec![3]]);
+        assert_eq!(store.checkpoints(&b).await.unwrap(), vec![second]);
+    }
+
+    #[tokio::test]
+    async fn every_update_is_stored_with_its_author_role_and_time() {
+        let (_dir, store) = open();
+        let b = board("b");
+        store.append(&b, &by("ana", &[&[1, 2, 3]])).await.unwrap();
+        store.append(&b, &by("bo", &[&[4]])).await.unwrap();
+        let log = store
+            .log(
+                &b,
+                LogQuery {
+                    newest_first: true,
+                    ..LogQuery::default()
+                },
+            )
+            .await
             .unwrap();
-        let loaded = store.load(&b).await.unwrap();
-        assert_eq!(loaded.snapshot, Some(vec![7]));
-        assert!(loaded.updates.is_empty());
+        assert_eq!(log[0].meta.authors[0].name, "bo");
+        assert_eq!(log[1].meta.authors[0].sub, "ana-id");
+        assert_eq!(log[1].meta.role.as_deref(), Some("participant"));
+        assert_eq!(log[1].meta.bytes, 3);
+        assert!(log[1].meta.time_ms > 0 && log[1].meta.conn == Some(7));
     }
 
     #[tokio::test]
-    async fn a_corrupt_snapshot_is_an_error_not_an_empty_board() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    async fn a_summary_replaces_the_records_it_merges() {
+        let (_dir, store) = open();
         let b = board("b");
-        store.inner.snapshots.insert("b", vec![42u8]).unwrap();
+        let seqs = [
+            store.append(&b, &by("ana", &[&[1]])).await.unwrap(),
+            store.append(&b, &by("bo", &[&[2]])).await.unwrap(),
+        ];
+        let kept = store.append(&b, &by("ana", &[&[3]])).await.unwrap();
+        let meta = UpdateMeta {
+            authors: vec![
+                Author {
+                    sub: "ana-id".into(),
+                    name: "ana".into(),
+                },
+                Author {
+                    sub: "bo-id".into(),
+                    name: "bo".into(),
+                },
+            ],
+            updates: 2,
+            ..UpdateMeta::unknown(0)
+        };
+        store.summarize(&b, &seqs, vec![1, 2], meta).await.unwrap();
+        let log = store.log(&b, LogQuery::default()).await.unwrap();
+        let seqs_left: Vec<_> = log.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs_left, vec![seqs[1], kept]);
+        assert_eq!(log[0].meta.updates, 2);
+        assert_eq!(log[0].meta.authors.len(), 2);
+        assert_eq!(
+            store.load(&b).await.unwrap().updates,
+            vec![vec![1, 2], vec![3]]
+        );
+    }
+
+    #[tokio::test]
+    async fn milestones_are_kept_per_board() {
+        let (_dir, store) = open();
+        let b = board("b");
+        let seq = store.append(&b, &by("ana", &[&[1]])).await.unwrap();
+        let milestone = Milestone {
+            id: "m1".into(),
+            name: "after Q3 workshop".into(),
+            seq,
+            created_ms: 1,
+            created_by: Author {
+                sub: "ana-id".into(),
+                name: "ana".into(),
+            },
+            kind: MilestoneKind::Named,
+        };
+        store.put_milestone(&b, &milestone).await.unwrap();
+        assert_eq!(store.milestones(&b).await.unwrap(), vec![milestone]);
+        assert!(store.milestones(&board("other")).await.unwrap().is_empty());
+        assert!(store.remove_milestone(&b, "m1").await.unwrap());
+        assert!(!store.remove_milestone(&b, "m1").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn snapshots_stored_before_history_become_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let legacy = db.open_tree(LEGACY_SNAPSHOT_TREE).unwrap();
+            let mut value = vec![CHECKPOINT_FORMAT];
+            value.extend_from_slice(&5u64.to_be_bytes());
+            value.extend_from_slice(&[4, 2]);
+            legacy.insert("old", value).unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let loaded = store.load(&board("old")).await.unwrap();
+        assert_eq!(loaded.snapshot, Some(vec![4, 2]));
+        assert_eq!(loaded.last_seq, Some(5));
+        assert!(!store
+            .inner
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == LEGACY_SNAPSHOT_TREE.as_bytes()));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_checkpoint_is_an_error_not_an_empty_board() {
+        let (_dir, store) = open();
+        let b = board("b");
+        store
+            .inner
+            .checkpoints
+            .insert(log_key(&b, 3), vec![42u8])
+            .unwrap();
         assert!(matches!(
             store.load(&b).await,
             Err(StoreError::Corrupt { .. })
@@ -448,10 +961,9 @@ mod tests {
 
     #[tokio::test]
     async fn listing_pages_through_boards_in_id_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = open();
         for id in ["c", "a", "b", "a-1"] {
-            store.append(&board(id), &[vec![1]]).await.unwrap();
+            store.append(&board(id), &by("x", &[&[1]])).await.unwrap();
         }
         let first: Vec<String> = store
             .list(None, 2)
@@ -472,21 +984,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_deleted_board_is_gone_and_others_stay() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    async fn a_deleted_board_is_gone_with_its_history_and_others_stay() {
+        let (_dir, store) = open();
         let (gone, kept) = (board("gone"), board("kept"));
-        let through = store.append(&gone, &[vec![1]]).await.unwrap();
+        let through = store.append(&gone, &by("x", &[&[1]])).await.unwrap();
         store
-            .checkpoint(&gone, vec![2], through, BoardSummary::default())
+            .checkpoint(&gone, vec![2], through, Some(BoardSummary::default()))
             .await
             .unwrap();
-        store.append(&gone, &[vec![3]]).await.unwrap();
-        store.append(&kept, &[vec![4]]).await.unwrap();
+        store.append(&gone, &by("x", &[&[3]])).await.unwrap();
+        store.append(&kept, &by("x", &[&[4]])).await.unwrap();
         store.delete(&gone).await.unwrap();
         assert!(store.record(&gone).await.unwrap().is_none());
         let loaded = store.load(&gone).await.unwrap();
         assert!(loaded.snapshot.is_none() && loaded.updates.is_empty());
+        assert!(store
+            .log(&gone, LogQuery::default())
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(store.load(&kept).await.unwrap().updates, vec![vec![4]]);
     }
 
@@ -495,12 +1011,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = SledStore::open(dir.path()).unwrap();
-            store.append(&board("b"), &[vec![5]]).await.unwrap();
+            store.append(&board("b"), &by("x", &[&[5]])).await.unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(
             store.load(&board("b")).await.unwrap().updates,
             vec![vec![5]]
         );
+        let log = store.log(&board("b"), LogQuery::default()).await.unwrap();
+        assert_eq!(log[0].meta.authors[0].name, "x");
     }
 }
