@@ -10,6 +10,8 @@
 //!   are checked before anything is allocated.
 //! - [`access`]: roles, and the participant an edit comes from.
 //! - [`apply`]: applying an untrusted update to a document, as the server does.
+//! - [`converge`]: bringing a live document to another document's content with ordinary edits
+//!   (restoring a past version in place).
 //! - [`inspect`]: where every item of a document lives, and what an update would change, in
 //!   board paths (what access control checks).
 //! - [`close`]: every WebSocket close code the server uses, and what a client should do on it.
@@ -27,9 +29,11 @@ pub mod board_id;
 pub mod client;
 pub mod close;
 pub mod codec;
+pub mod converge;
 pub mod inspect;
 pub mod schema;
 
 pub use board_id::{BoardId, InvalidBoardId};
 pub use close::CloseCode;
 pub use codec::{DecodeError, Limits};
+pub use converge::{converge, ConvergeError, Converged};
