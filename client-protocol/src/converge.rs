@@ -664,7 +664,50 @@ impl<T: ReadTxn> Converger<'_, '_, T> {
             }
             i += 1;
         }
+        self.repair_formatting(live, &want);
         self.done.texts_edited += 1;
+    }
+
+    /// Re-applies the target's formatting wherever the edited text still differs from it.
+    ///
+    /// yrs tidies the formatting marks around the gap a deletion leaves, and misjudges a mark
+    /// that is followed by an embedded shared type (it looks past it for the next character), so
+    /// it can delete a mark that is still needed. Plain text, the board's case, never gets here
+    /// with anything to do.
+    fn repair_formatting(&mut self, live: &TextRef, want: &[Unit]) {
+        let chunks = live.diff(&*self.txn, YChange::identity);
+        let have = units(&chunks);
+        if have.len() != want.len() {
+            return;
+        }
+        let mut fixes: Vec<(u32, u32, Attrs)> = Vec::new();
+        let (mut i, mut offset) = (0, 0);
+        while i < have.len() {
+            if same_attrs(have[i].attrs, want[i].attrs) {
+                offset += self.length(&have[i..=i]);
+                i += 1;
+                continue;
+            }
+            let (start, start_offset) = (i, offset);
+            while i < have.len()
+                && !same_attrs(have[i].attrs, want[i].attrs)
+                && same_attrs(have[i].attrs, have[start].attrs)
+                && same_attrs(want[i].attrs, want[start].attrs)
+            {
+                offset += self.length(&have[i..=i]);
+                i += 1;
+            }
+            // The target's attributes, and an explicit "unset" for each one the run has but
+            // should not.
+            let mut attrs = want[start].attrs.cloned().unwrap_or_default();
+            for key in have[start].attrs.into_iter().flat_map(|a| a.keys()) {
+                attrs.entry(key.clone()).or_insert(Any::Null);
+            }
+            fixes.push((start_offset, offset - start_offset, attrs));
+        }
+        for (index, len, attrs) in fixes {
+            live.format(self.txn, index, len, attrs);
+        }
     }
 
     /// The length of some text units in the live document's offset unit.
