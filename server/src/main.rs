@@ -183,12 +183,8 @@ async fn thin(
     as_of: Option<String>,
 ) -> anyhow::Result<()> {
     let now_ms = match as_of {
-        Some(time) => {
-            let time =
-                time::OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339)
-                    .with_context(|| format!("--as-of {time}: not an RFC 3339 time"))?;
-            (time.unix_timestamp_nanos() / 1_000_000).max(0) as u64
-        }
+        Some(time) => parcours_server::history::rfc3339_ms(&time)
+            .with_context(|| format!("--as-of {time}: not an RFC 3339 time"))?,
         None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis() as u64,

@@ -111,6 +111,13 @@ pub fn rebuild(stored: &StoredBoard) -> Result<Doc, HistoryError> {
     }
 }
 
+/// An RFC 3339 time as ms since the Unix epoch (times before it count as 0): how history is
+/// addressed by time, in the API and on the command line.
+pub fn rfc3339_ms(raw: &str) -> Result<u64, time::error::Parse> {
+    let time = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)?;
+    Ok((time.unix_timestamp_nanos() / 1_000_000).max(0) as u64)
+}
+
 /// The differences between two versions, credited.
 #[derive(Debug)]
 pub struct Diff {
@@ -276,10 +283,7 @@ impl History {
         if let Ok(seq) = spec.parse::<LogSeq>() {
             return Ok(seq);
         }
-        if let Ok(time) =
-            time::OffsetDateTime::parse(spec, &time::format_description::well_known::Rfc3339)
-        {
-            let at_ms = (time.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        if let Ok(at_ms) = rfc3339_ms(spec) {
             let records = self
                 .store
                 .log(

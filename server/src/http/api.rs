@@ -524,16 +524,7 @@ async fn create_board(
     Caller(caller): Caller,
     ApiJson(request): ApiJson<CreateBoard>,
 ) -> ApiResult<(StatusCode, Json<CreatedBoard>)> {
-    let board = match (&request.id, &caller) {
-        (Some(id), _) => allowed(&caller, id, Role::Facilitator)?,
-        (None, Credential::Token(_)) => {
-            return Err(AuthError::Forbidden(
-                "a token may only create a board it covers: give its id".into(),
-            )
-            .into())
-        }
-        (None, _) => board_id(&random_board_id())?,
-    };
+    let board = new_board_id(&caller, request.id.as_deref(), "create")?;
     let title = request.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::Unprocessable {
@@ -573,42 +564,68 @@ async fn create_board(
         content
     };
 
+    fill_new_board(&state, &caller, &board, content).await?;
+    tracing::info!(board = %board, template, "board created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedBoard {
+            websocket_path: format!("/boards/{board}"),
+            id: board.to_string(),
+            title,
+            template,
+        }),
+    ))
+}
+
+/// The id of a board `caller` wants to make (`create` or `fork`): the one requested, which
+/// needs a facilitator's rights on it, or a generated one, which a token cannot have.
+pub(super) fn new_board_id(
+    caller: &Credential,
+    requested: Option<&str>,
+    what: &str,
+) -> ApiResult<BoardId> {
+    match (requested, caller) {
+        (Some(id), _) => allowed(caller, id, Role::Facilitator),
+        (None, Credential::Token(_)) => Err(AuthError::Forbidden(format!(
+            "a token may only {what} a board it covers: give its id"
+        ))
+        .into()),
+        (None, _) => board_id(&random_board_id()),
+    }
+}
+
+/// Fills a board that was never written with `content`, as `caller` (its author in history);
+/// 409 if it exists. Answered once the content is durable.
+pub(super) async fn fill_new_board(
+    state: &AppState,
+    caller: &Credential,
+    board: &BoardId,
+    content: Vec<u8>,
+) -> ApiResult<()> {
     if state
         .connections
         .rooms
         .store()
-        .record(&board)
+        .record(board)
         .await?
         .is_some()
     {
-        return Err(ApiError::BoardExists(board));
+        return Err(ApiError::BoardExists(board.clone()));
     }
-    let actor = caller.grant(&board, Role::Facilitator)?.actor;
-    let created = ask_room(&state, &board, |reply| ApiRequest::Create {
+    let actor = caller.grant(board, Role::Facilitator)?.actor;
+    let created = ask_room(state, board, |reply| ApiRequest::Create {
         update: content,
         actor,
         reply,
     })
     .await?;
-    match created {
-        Ok(()) => {
-            tracing::info!(board = %board, template, "board created");
-            Ok((
-                StatusCode::CREATED,
-                Json(CreatedBoard {
-                    websocket_path: format!("/boards/{board}"),
-                    id: board.to_string(),
-                    title,
-                    template,
-                }),
-            ))
-        }
-        Err(CreateError::Exists) => Err(ApiError::BoardExists(board)),
-        Err(CreateError::Invalid(detail)) => Err(ApiError::Unprocessable {
+    created.map_err(|error| match error {
+        CreateError::Exists => ApiError::BoardExists(board.clone()),
+        CreateError::Invalid(detail) => ApiError::Unprocessable {
             code: "invalid_field",
             detail,
-        }),
-    }
+        },
+    })
 }
 
 /// `?limit=&after=`.

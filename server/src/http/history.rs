@@ -18,15 +18,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::api::{
-    allowed, ask_room, board_id, download, existing, now_ms, random_board_id, ApiError, ApiJson,
-    ApiQuery, ApiResult, ErrorBody,
+    allowed, ask_room, download, existing, fill_new_board, new_board_id, now_ms, random_board_id,
+    ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody,
 };
 use super::credentials::Caller;
 use super::AppState;
 use crate::auth::{Credential, Role};
 use crate::export;
 use crate::history::sessions::{sessions, Session};
-use crate::history::{History, Version};
+use crate::history::{rfc3339_ms, History, Version};
 use crate::room::{ApiRequest, RestoreError};
 use crate::storage::{Author, ForkedFrom, LogQuery, LogSeq, Milestone, MilestoneKind};
 
@@ -70,11 +70,10 @@ fn history(state: &AppState) -> &Arc<History> {
     state.connections.rooms.history()
 }
 
-/// Parses an RFC 3339 time into ms since the Unix epoch.
+/// Parses an RFC 3339 query parameter into ms since the Unix epoch.
 fn parse_time(raw: &str, what: &str) -> ApiResult<u64> {
-    let time = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| ApiError::InvalidQuery(format!("{what}: not an RFC 3339 time: {e}")))?;
-    Ok((time.unix_timestamp_nanos() / 1_000_000).max(0) as u64)
+    rfc3339_ms(raw)
+        .map_err(|e| ApiError::InvalidQuery(format!("{what}: not an RFC 3339 time: {e}")))
 }
 
 /// Formats ms since the Unix epoch as RFC 3339.
@@ -574,44 +573,10 @@ pub(crate) async fn fork_version(
     ApiJson(request): ApiJson<ForkRequest>,
 ) -> ApiResult<(StatusCode, Json<Forked>)> {
     let source = board_for(&state, &caller, &raw, Role::Viewer).await?;
-    let target = match (&request.id, &caller) {
-        (Some(id), _) => allowed(&caller, id, Role::Facilitator)?,
-        (None, Credential::Token(_)) => {
-            return Err(crate::auth::AuthError::Forbidden(
-                "a token may only fork to a board it covers: give its id".into(),
-            )
-            .into())
-        }
-        (None, _) => board_id(&random_board_id())?,
-    };
-    if state
-        .connections
-        .rooms
-        .store()
-        .record(&target)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::BoardExists(target));
-    }
+    let target = new_board_id(&caller, request.id.as_deref(), "fork to")?;
     let version = version_of(&state, &source, &spec).await?;
-    let actor = caller.grant(&target, Role::Facilitator)?.actor;
-    let author = Author::of(&actor);
-    let created = ask_room(&state, &target, |reply| ApiRequest::Create {
-        update: version.state.clone(),
-        actor,
-        reply,
-    })
-    .await?;
-    if let Err(error) = created {
-        return Err(match error {
-            crate::room::CreateError::Exists => ApiError::BoardExists(target),
-            crate::room::CreateError::Invalid(detail) => ApiError::Unprocessable {
-                code: "invalid_field",
-                detail,
-            },
-        });
-    }
+    fill_new_board(&state, &caller, &target, version.state.clone()).await?;
+    let author = author_of(&caller, &target, Role::Facilitator)?;
     let forked_from = ForkedFrom {
         board: source.to_string(),
         seq: version.seq,
