@@ -12,6 +12,8 @@ const doc = new Y.Doc()
 const provider = new WebsocketProvider(serverUrl, room, doc, { WebSocketPolyfill: WebSocket })
 let synced = false
 let drops = 0
+// Whether the board changed into the awaited state while this client was connected.
+let waited = false
 const deadline = setTimeout(() => {
   console.error(`timed out: ${JSON.stringify(doc.getMap('cards').toJSON())}`)
   process.exit(1)
@@ -27,8 +29,10 @@ function check () {
   const cards = Object.values(doc.getMap('cards').toJSON())
   if (cards.length === Number(count) && cards.every((c) => c.text === text)) {
     clearTimeout(deadline)
-    console.log(JSON.stringify({ cards, drops }))
+    console.log(JSON.stringify({ cards, drops, waited }))
     provider.destroy()
     setTimeout(() => process.exit(drops === 0 ? 0 : 2), 100)
+  } else {
+    waited = true
   }
 }

@@ -7,6 +7,8 @@
 //! - [`faults`]: the real sled store with writes that fail on demand (full disk, I/O error).
 //! - [`node`]: runs the real JS client (`yjs` + `y-websocket` from npm) installed from
 //!   `tests/js/package-lock.json`.
+//! - [`python`]: runs the real Python client (`pycrdt` + `pycrdt-websocket` from PyPI) installed
+//!   from `tests/py/requirements.txt` into a virtual environment.
 //! - [`access`]: a server that requires tokens, and tokens for it.
 //! - [`browser`]: real headless Chromium (Debian's package, installed on first use) driving the
 //!   browser client through playwright-core.
@@ -17,6 +19,7 @@ pub mod client;
 pub mod faults;
 pub mod node;
 pub mod process;
+pub mod python;
 pub mod server;
 
 pub use client::TestClient;
@@ -61,4 +64,24 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Runs a stock client's script to completion (the scripts bound their own run time, and this
+/// bounds it again in case one hangs) and returns its output; panics with its stderr if it fails.
+pub(crate) async fn run_client(
+    mut command: tokio::process::Command,
+    what: &str,
+) -> std::process::Output {
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(PATIENCE * 2, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in time"))
+        .unwrap_or_else(|e| panic!("{what} could not start: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    output
 }

@@ -44,16 +44,5 @@ pub async fn run(script: &str, args: &[String]) -> Output {
     let dir = js_dir();
     let mut command = tokio::process::Command::new("node");
     command.arg(dir.join(script)).args(args).current_dir(&dir);
-    command.kill_on_drop(true);
-    let output = tokio::time::timeout(crate::PATIENCE * 2, command.output())
-        .await
-        .expect("the node client did not finish in time")
-        .expect("node must be installed to run the interop tests");
-    assert!(
-        output.status.success(),
-        "node {script} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    output
+    crate::run_client(command, &format!("node {script}")).await
 }

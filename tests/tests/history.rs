@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client_protocol::schema::{Board, BoardRefs, BoardWriter, IdGen, NewCard};
-use parcours_e2e::{node, TestClient, TestServer, PATIENCE};
+use parcours_e2e::{node, python, TestClient, TestServer, PATIENCE};
 use parcours_server::history::{History, HistoryConfig, RetentionPolicy};
 use parcours_server::storage::{SledStore, Store};
 use reqwest::StatusCode;
@@ -116,6 +116,29 @@ async fn server_shows(
             "the server never showed {what}: {board}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until `board` has at least `n` live connections (the boards listing counts them).
+async fn wait_for_participants(server: &TestServer, board: &str, n: u64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    loop {
+        let (_, page) = get(server, "/boards?limit=100").await;
+        let here = page["boards"]
+            .as_array()
+            .and_then(|boards| boards.iter().find(|b| b["id"] == board))
+            .and_then(|b| b["participants"].as_u64())
+            .unwrap_or(0);
+        if here >= n {
+            // Connected; the sync handshake that follows takes a round trip.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{board} has {here} participants, waiting for {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -439,6 +462,9 @@ async fn a_fork_starts_from_a_past_version_and_lives_its_own_life() {
 #[tokio::test]
 async fn a_restore_in_place_reaches_connected_stock_clients_and_keeps_an_offline_participants_edits(
 ) {
+    // Installing the stock clients (the first time) blocks; do it before anything is timed.
+    node::ensure_installed();
+    python::ensure_installed();
     let server = TestServer::start().await;
     create_board(&server, "restore").await;
     let mut ana = Writer::join(&server, "restore", "Ana", 1).await;
@@ -478,8 +504,14 @@ async fn a_restore_in_place_reaches_connected_stock_clients_and_keeps_an_offline
         "the good version".into(),
         "30000".into(),
     ];
-    let js = tokio::spawn(async move { node::run("follower.mjs", &args).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let js = {
+        let args = args.clone();
+        tokio::spawn(async move { node::run("follower.mjs", &args).await })
+    };
+    // And so does a stock Python client.
+    let py = tokio::spawn(async move { python::run("follower.py", &args).await });
+    // Both are on the board, synced to the bad version, before the restore.
+    wait_for_participants(&server, "restore", 3).await;
 
     let current = head(&server, "restore").await;
     let (status, refused) = post(
@@ -508,12 +540,19 @@ async fn a_restore_in_place_reaches_connected_stock_clients_and_keeps_an_offline
             board.cards.len() == 1 && board.cards.iter().all(|c| c.text == "the good version")
         })
         .await;
-    let output = js.await.unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    for (who, output) in [("js", js.await.unwrap()), ("python", py.await.unwrap())] {
+        // The result is the last line: a stock client may log before it.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
+        let shown: Value = last
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("{who} printed no result: {stdout}"));
+        assert_eq!(
+            shown["cards"].as_array().map(Vec::len),
+            Some(1),
+            "{who}: {shown}"
+        );
+    }
 
     // The offline participant's edit, made before the restore, arrives after it and survives.
     let edit = {
