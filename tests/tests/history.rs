@@ -7,12 +7,14 @@ use std::time::Duration;
 use client_protocol::schema::{Board, BoardRefs, BoardWriter, IdGen, NewCard};
 use parcours_e2e::{node, python, TestClient, TestServer, PATIENCE};
 use parcours_server::history::{History, HistoryConfig, RetentionPolicy};
-use parcours_server::storage::{SledStore, Store};
+use parcours_server::storage::{LogQuery, SledStore, Store};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_util::task::TaskTracker;
 use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, Transact};
+
+const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_parcours-under-test");
 
 fn api(server: &TestServer, path: &str) -> String {
     server.http_url(&format!("/api{path}"))
@@ -584,5 +586,173 @@ async fn a_restore_in_place_reaches_connected_stock_clients_and_keeps_an_offline
     assert!(
         texts.contains(&"written offline") && texts.contains(&"the good version"),
         "{texts:?}"
+    );
+}
+
+/// Every record of every board: `(board, seq, how many updates it merges)`.
+async fn records(store: &SledStore) -> Vec<(String, u64, u64)> {
+    let mut all = Vec::new();
+    for board in store.board_ids().unwrap() {
+        let log = store.log(&board, LogQuery::default()).await.unwrap();
+        all.extend(
+            log.into_iter()
+                .map(|r| (board.to_string(), r.seq, r.meta.updates)),
+        );
+    }
+    all
+}
+
+/// Opens the data directory (as a restarted server would) and checks that the kept records
+/// rebuild exactly what they did before any thinning: every summary's end, every board's head, and
+/// a sample of the rest. Returns the records.
+async fn check_kept_versions(
+    dir: &std::path::Path,
+    expected: &std::collections::HashMap<(String, u64), Value>,
+    heads: &std::collections::HashMap<String, u64>,
+    round: usize,
+) -> Vec<(String, u64, u64)> {
+    let store = Arc::new(SledStore::open(dir).expect("the store opens after kill -9"));
+    let history = History::new(store.clone(), HistoryConfig::default(), TaskTracker::new());
+    let kept = records(&store).await;
+    for (i, (board, seq, merged)) in kept.iter().enumerate() {
+        let is_head = heads[board] == *seq;
+        if !(is_head || *merged > 1 || (i + round) % 17 == 0) {
+            continue;
+        }
+        let id = board.parse().unwrap();
+        let version = history
+            .version(&id, *seq)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {board}@{seq} does not rebuild: {e}"));
+        let rebuilt = serde_json::to_value(&version.board).unwrap();
+        assert_eq!(
+            &rebuilt,
+            &expected[&(board.clone(), *seq)],
+            "round {round}: {board}@{seq} (merging {merged}) changed"
+        );
+    }
+    for (board, head) in heads {
+        assert!(
+            kept.iter().any(|(b, s, _)| b == board && s == head),
+            "round {round}: {board} lost its head {head}"
+        );
+    }
+    kept
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_retention_run_at_any_moment_loses_nothing() {
+    const BOARDS: usize = 12;
+    const EDITS: usize = 120;
+    let dir = tempfile::tempdir().unwrap();
+    // Many checkpoints, so that retention has many groups (durable steps) to go through.
+    let server =
+        TestServer::start_in_with(dir.path(), |config| config.history.checkpoint_every = 15).await;
+    for b in 0..BOARDS {
+        let id = format!("board-{b:02}");
+        create_board(&server, &id).await;
+        let mut writer = Writer::join(&server, &id, &format!("writer-{b}"), b as u64).await;
+        for i in 0..EDITS {
+            let board = writer.board();
+            let (stage, lane) = (board.stages[0].id.clone(), board.lanes[0].id.clone());
+            match (i % 5, board.cards.first()) {
+                (4, Some(card)) => {
+                    let card = card.id.clone();
+                    writer.write(|w| w.delete_card(&card).unwrap());
+                }
+                (1 | 3, Some(card)) => {
+                    let card = card.id.clone();
+                    writer.write(|w| w.set_card_text(&card, &format!("edit {i}")).unwrap());
+                }
+                _ => writer.write(|w| {
+                    w.add_card(&note(&stage, &lane, format!("note {i}")))
+                        .unwrap();
+                }),
+            }
+        }
+        let shown = writer.board();
+        let texts: Vec<String> = shown.cards.iter().map(|c| c.text.clone()).collect();
+        server_shows(&server, &id, "every edit", |b| {
+            let stored: Vec<&str> = b["cards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["text"].as_str().unwrap())
+                .collect();
+            stored.len() == texts.len() && texts.iter().all(|t| stored.contains(&t.as_str()))
+        })
+        .await;
+        writer.client.close().await;
+    }
+    server.stop().await;
+
+    // What every version looked like before any thinning.
+    let mut expected = std::collections::HashMap::new();
+    let mut heads = std::collections::HashMap::new();
+    {
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let history = History::new(store.clone(), HistoryConfig::default(), TaskTracker::new());
+        for (board, seq, _) in records(&store).await {
+            let version = history.version(&board.parse().unwrap(), seq).await.unwrap();
+            expected.insert(
+                (board.clone(), seq),
+                serde_json::to_value(&version.board).unwrap(),
+            );
+            let head = heads.entry(board).or_insert(seq);
+            *head = (*head).max(seq);
+        }
+    }
+    let before = expected.len();
+    assert!(before >= BOARDS * EDITS, "{before} records");
+
+    // `parcours thin`, as if three months had passed, killed with SIGKILL after a little longer
+    // each time, until one run gets to finish.
+    let as_of = (time::OffsetDateTime::now_utc() + time::Duration::days(90))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let mut delay = Duration::from_millis(5);
+    let (mut kills, mut partial) = (0, 0);
+    let mut count = before;
+    loop {
+        let mut child = std::process::Command::new(SERVER_BINARY)
+            .arg("thin")
+            .arg(dir.path())
+            .args(["--as-of", &as_of])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start parcours thin");
+        tokio::time::sleep(delay).await;
+        let finished = child.try_wait().unwrap();
+        if finished.is_none() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+        }
+        let kept = check_kept_versions(dir.path(), &expected, &heads, kills).await;
+        if let Some(status) = finished {
+            assert!(status.success(), "parcours thin failed: {status}");
+            break;
+        }
+        if kept.len() < count {
+            partial += 1; // this kill landed after some work and before the end
+        }
+        count = kept.len();
+        assert!(kills < 200, "parcours thin never finished");
+        delay = delay.mul_f64(1.3);
+    }
+    let after = check_kept_versions(dir.path(), &expected, &heads, kills + 1).await;
+    eprintln!(
+        "{kills} kills, {partial} mid-run; {before} records thinned to {}",
+        after.len()
+    );
+    assert!(
+        after.len() < before / 4,
+        "retention merged {before} records into {}",
+        after.len()
+    );
+    assert!(
+        partial >= 1,
+        "no kill landed mid-run ({kills} kills); the run is too short to test"
     );
 }
