@@ -616,7 +616,7 @@ async fn check_kept_versions(
     let kept = records(&store).await;
     for (i, (board, seq, merged)) in kept.iter().enumerate() {
         let is_head = heads[board] == *seq;
-        if !(is_head || *merged > 1 || (i + round) % 17 == 0) {
+        if !(is_head || *merged > 1 || (i + round).is_multiple_of(17)) {
             continue;
         }
         let id = board.parse().unwrap();
