@@ -228,6 +228,31 @@ async fn every_version_of_a_board_edited_by_several_people_rebuilds_exactly_befo
         names.contains("Ana") && names.contains("Bo") && names.contains("Cy"),
         "{names:?}"
     );
+    // Paging through it in small pages gives the same entries, newest first.
+    let all: Vec<u64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    let mut paged = Vec::new();
+    let mut path = "/boards/journey/history?limit=7".to_string();
+    loop {
+        let (_, page) = get(&server, &path).await;
+        paged.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap()),
+        );
+        match page["next"].as_u64() {
+            Some(next) => path = format!("/boards/journey/history?limit=7&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    assert!(all.windows(2).all(|w| w[0] > w[1]), "{all:?}");
 
     // Retention, run as if two months had passed: hourly summaries, still exact at each end.
     for writer in writers {

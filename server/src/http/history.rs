@@ -32,6 +32,8 @@ use crate::storage::{Author, ForkedFrom, LogQuery, LogSeq, Milestone, MilestoneK
 
 /// Most history entries one page holds.
 const MAX_PAGE: usize = 500;
+/// Records read from storage at a time while filling a page.
+const SCAN_CHUNK: usize = 1024;
 /// Longest milestone name.
 const MAX_MILESTONE_CHARS: usize = 200;
 
@@ -189,48 +191,59 @@ pub(crate) async fn list_history(
         .transpose()?;
     let history = history(&state);
     let head = history.head(&board).await?.unwrap_or(0);
-    let records = history
-        .store()
-        .log(
-            &board,
-            LogQuery {
-                after: query.after,
-                through: query.before.map(|b| b.saturating_sub(1)),
-                newest_first: true,
-                ..LogQuery::default()
-            },
-        )
-        .await
-        .map_err(ApiError::Storage)?;
+    // Read newest first in chunks, so that a page of a long history costs what it shows (plus
+    // what the filters skip), not the whole log.
     let mut entries = Vec::new();
     let mut next = None;
-    for record in records {
-        let meta = &record.meta;
-        if since.is_some_and(|s| meta.time_ms < s) {
-            break; // newest first: everything after is older still
+    let mut through = query.before.map(|b| b.saturating_sub(1));
+    'scan: loop {
+        let records = history
+            .store()
+            .log(
+                &board,
+                LogQuery {
+                    after: query.after,
+                    through,
+                    limit: SCAN_CHUNK,
+                    newest_first: true,
+                    ..LogQuery::default()
+                },
+            )
+            .await
+            .map_err(ApiError::Storage)?;
+        let exhausted = records.len() < SCAN_CHUNK;
+        for record in records {
+            through = Some(record.seq.saturating_sub(1));
+            let meta = &record.meta;
+            if since.is_some_and(|s| meta.time_ms < s) {
+                break 'scan; // newest first: everything after is older still
+            }
+            if until.is_some_and(|u| meta.first_ms > u)
+                || query
+                    .author
+                    .as_deref()
+                    .is_some_and(|a| !meta.authors.iter().any(|m| by_author(m, a)))
+            {
+                continue;
+            }
+            if entries.len() == limit {
+                next = entries.last().map(|e: &HistoryEntry| e.seq);
+                break 'scan;
+            }
+            entries.push(HistoryEntry {
+                seq: record.seq,
+                time: format_time(meta.time_ms),
+                time_ms: meta.time_ms,
+                first_ms: meta.first_ms,
+                authors: meta.authors.clone(),
+                role: meta.role.clone(),
+                bytes: meta.bytes,
+                updates: meta.updates,
+            });
         }
-        if until.is_some_and(|u| meta.first_ms > u)
-            || query
-                .author
-                .as_deref()
-                .is_some_and(|a| !meta.authors.iter().any(|m| by_author(m, a)))
-        {
-            continue;
-        }
-        if entries.len() == limit {
-            next = entries.last().map(|e: &HistoryEntry| e.seq);
+        if exhausted || through.is_none() {
             break;
         }
-        entries.push(HistoryEntry {
-            seq: record.seq,
-            time: format_time(meta.time_ms),
-            time_ms: meta.time_ms,
-            first_ms: meta.first_ms,
-            authors: meta.authors.clone(),
-            role: meta.role.clone(),
-            bytes: meta.bytes,
-            updates: meta.updates,
-        });
     }
     Ok(Json(HistoryPage {
         head,

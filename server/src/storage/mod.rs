@@ -20,7 +20,7 @@ use client_protocol::BoardId;
 use serde::{Deserialize, Serialize};
 
 pub use history::{Author, Entry, LogQuery, LogRecord, Milestone, MilestoneKind, UpdateMeta};
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, TreeFootprint};
 
 /// Position of an update in a board's log. Positions increase with every append to a board.
 pub type LogSeq = u64;

@@ -64,6 +64,20 @@ struct Inner {
     author_cache: Mutex<HashMap<BoardId, Authors>>,
 }
 
+/// What one sled tree holds (see [`SledStore::footprint`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeFootprint {
+    /// The tree's name.
+    pub tree: &'static str,
+    /// How many entries it holds.
+    pub entries: u64,
+    /// The bytes of their keys.
+    pub key_bytes: u64,
+    /// The bytes of their values.
+    pub value_bytes: u64,
+}
+
 /// A [`Store`] on an embedded sled database in one directory.
 #[derive(Clone)]
 pub struct SledStore {
@@ -222,6 +236,35 @@ impl SledStore {
         }
         tracing::info!(boards = moved, "snapshots moved to board_checkpoints");
         Ok(())
+    }
+
+    /// What each tree holds: entries and the bytes of their keys and values (before sled's own
+    /// overhead): what history costs on disk, measured by the storage benchmark.
+    pub fn footprint(&self) -> Result<Vec<TreeFootprint>, StoreError> {
+        let inner = &self.inner;
+        [
+            (META_TREE, &inner.meta),
+            (UPDATE_TREE, &inner.updates),
+            (INFO_TREE, &inner.info),
+            (CHECKPOINT_TREE, &inner.checkpoints),
+            (AUTHOR_TREE, &inner.authors),
+            (MILESTONE_TREE, &inner.milestones),
+        ]
+        .into_iter()
+        .map(|(name, tree)| {
+            let mut print = TreeFootprint {
+                tree: name,
+                ..TreeFootprint::default()
+            };
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                print.entries += 1;
+                print.key_bytes += key.len() as u64;
+                print.value_bytes += value.len() as u64;
+            }
+            Ok(print)
+        })
+        .collect()
     }
 
     /// The ids of every stored board, in id order.
@@ -788,6 +831,21 @@ mod tests {
         let loaded = store.load(&b).await.unwrap();
         assert_eq!(loaded.updates, vec![vec![1], vec![2], vec![3]]);
         assert!(loaded.snapshot.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_footprint_counts_each_trees_entries_and_bytes() {
+        let (_dir, store) = open();
+        store
+            .append(&board("b1"), &by("ana", &[&[1, 2, 3], &[4]]))
+            .await
+            .unwrap();
+        let print = store.footprint().unwrap();
+        let updates = print.iter().find(|t| t.tree == UPDATE_TREE).unwrap();
+        assert_eq!((updates.entries, updates.value_bytes), (2, 4));
+        assert_eq!(updates.key_bytes, 2 * (3 + 8));
+        let info = print.iter().find(|t| t.tree == INFO_TREE).unwrap();
+        assert_eq!(info.entries, 2);
     }
 
     #[tokio::test]
