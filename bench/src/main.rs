@@ -10,6 +10,7 @@
 //! checks that every update reached every participant, and prints one JSON line per scenario and
 //! server, then a table (with our/their ratios when both servers ran).
 
+mod history;
 mod peer;
 mod scenarios;
 mod target;
@@ -24,7 +25,7 @@ use target::{Kind, Server};
 #[derive(Debug, Parser)]
 struct Args {
     /// Scenarios to run, comma-separated (default: all): fanout, busy, hot, hot-participants,
-    /// many-boards, presence, join-storm, cold-load, ingest.
+    /// many-boards, presence, join-storm, cold-load, ingest, history.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Servers to measure, comma-separated.
@@ -60,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
             // The server's own flags: the scenarios that pour updates in as fast as they can
             // lift the per-connection rate limit, which would otherwise pace them.
             let extra: &[&str] = match name.as_str() {
-                "ingest" | "cold-load" => &[
+                "ingest" | "cold-load" | "history" => &[
                     "--messages-per-second",
                     "1000000",
                     "--message-burst",
@@ -68,9 +69,19 @@ async fn main() -> anyhow::Result<()> {
                 ],
                 _ => &[],
             };
-            let server = Server::start(kind, None, extra).await?;
+            // The history scenario reads the data directory after the server stops.
+            let data = (name == "history" && kind == Kind::Parcours)
+                .then(tempfile::tempdir)
+                .transpose()?;
+            let server = Server::start(kind, data.as_ref().map(|d| d.path()), extra).await?;
             let result = scenarios::run(name, &server, scale).await;
             server.stop().await;
+            let result = match (result, &data) {
+                (Ok(mut outcome), Some(dir)) => {
+                    history::add_footprint(&mut outcome, dir.path()).map(|()| outcome)
+                }
+                (result, _) => result,
+            };
             match result {
                 Ok(outcome) => {
                     let line = serde_json::to_string(&outcome)?;

@@ -20,7 +20,7 @@ pub const BENCH_ADMIN_KEY: &str = "parcours-bench admin key, for benchmarks only
 use crate::target::{Kind, Server};
 
 /// Every scenario, in the order they run.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     "fanout",
     "busy",
     "hot",
@@ -30,6 +30,7 @@ pub const ALL: [&str; 9] = [
     "join-storm",
     "cold-load",
     "ingest",
+    "history",
 ];
 
 /// How big to make the scenarios: 1.0 is the size the issue names; smaller for a quick look.
@@ -42,7 +43,7 @@ pub struct Scale {
 }
 
 impl Scale {
-    fn n(&self, full: usize) -> usize {
+    pub(crate) fn n(&self, full: usize) -> usize {
         ((full as f64 * self.size).round() as usize).max(1)
     }
 }
@@ -91,7 +92,7 @@ fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
 }
 
 /// Builds an outcome from the tally of a delivery scenario.
-fn outcome(
+pub(crate) fn outcome(
     scenario: &str,
     server: &Server,
     elapsed: Duration,
@@ -395,6 +396,7 @@ pub async fn run(name: &str, server: &Server, scale: Scale) -> anyhow::Result<Ou
         "join-storm" => join_storm(server, scale).await,
         "cold-load" => cold_load(server, scale).await,
         "ingest" => ingest(server, scale).await,
+        "history" => crate::history::history(server, scale).await,
         other => bail!("unknown scenario {other:?}; known: {}", ALL.join(", ")),
     }
 }

@@ -39,7 +39,18 @@ const MILESTONE_TREE: &str = "board_milestones";
 /// Where the latest snapshot lived before history was kept (value: `0x01`, through, state);
 /// moved into `board_checkpoints` when a store is opened.
 const LEGACY_SNAPSHOT_TREE: &str = "board_snapshots";
-const CHECKPOINT_FORMAT: u8 = 1;
+/// The first byte of a checkpoint record: the state as is (small states, and checkpoints written
+/// before compression)...
+const CHECKPOINT_RAW: u8 = 1;
+/// ...or zstd-compressed: a board's state is mostly text and repeated keys, and checkpoints are
+/// kept along the whole log, so they would otherwise be most of what history costs on disk.
+const CHECKPOINT_ZSTD: u8 = 2;
+/// States smaller than this are stored raw: compressing them saves too little to matter.
+const COMPRESS_FROM: usize = 4096;
+/// zstd's fastest level: checkpoints are written often; a higher level saves little more.
+const ZSTD_LEVEL: i32 = 1;
+/// The format byte of the snapshots kept before history (`board_snapshots`).
+const LEGACY_SNAPSHOT_FORMAT: u8 = 1;
 /// sled's page cache, in bytes.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -123,14 +134,30 @@ fn corrupt(board: &BoardId, key: String, reason: impl ToString) -> StoreError {
     }
 }
 
+/// A checkpoint record for `state`: its format byte, then the state, compressed if it is large.
+fn encode_checkpoint(state: &[u8]) -> Vec<u8> {
+    if state.len() >= COMPRESS_FROM {
+        if let Ok(packed) = zstd::bulk::compress(state, ZSTD_LEVEL) {
+            let mut record = Vec::with_capacity(packed.len() + 1);
+            record.push(CHECKPOINT_ZSTD);
+            record.extend_from_slice(&packed);
+            return record;
+        }
+    }
+    let mut record = Vec::with_capacity(state.len() + 1);
+    record.push(CHECKPOINT_RAW);
+    record.extend_from_slice(state);
+    record
+}
+
 fn decode_checkpoint(board: &BoardId, seq: LogSeq, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let key = || format!("{CHECKPOINT_TREE}/{board}/{seq}");
     match value {
-        [CHECKPOINT_FORMAT, state @ ..] => Ok(state.to_vec()),
-        _ => Err(corrupt(
-            board,
-            format!("{CHECKPOINT_TREE}/{board}/{seq}"),
-            "unknown checkpoint format",
-        )),
+        [CHECKPOINT_RAW, state @ ..] => Ok(state.to_vec()),
+        [CHECKPOINT_ZSTD, packed @ ..] => {
+            zstd::stream::decode_all(packed).map_err(|e| corrupt(board, key(), e))
+        }
+        _ => Err(corrupt(board, key(), "unknown checkpoint format")),
     }
 }
 
@@ -216,14 +243,12 @@ impl SledStore {
                 continue;
             };
             match value.as_ref() {
-                [CHECKPOINT_FORMAT, rest @ ..] if rest.len() >= 8 => {
+                [LEGACY_SNAPSHOT_FORMAT, rest @ ..] if rest.len() >= 8 => {
                     let (through, state) = rest.split_at(8);
                     let through = LogSeq::from_be_bytes(through.try_into().expect("8 bytes"));
-                    let mut record = vec![CHECKPOINT_FORMAT];
-                    record.extend_from_slice(state);
                     self.inner
                         .checkpoints
-                        .insert(log_key(&board, through), record)?;
+                        .insert(log_key(&board, through), encode_checkpoint(state))?;
                     moved += 1;
                 }
                 _ => tracing::error!(board = %board, "unreadable legacy snapshot left in place"),
@@ -459,12 +484,9 @@ impl SledStore {
         through: LogSeq,
         summary: Option<BoardSummary>,
     ) -> Result<(), StoreError> {
-        let mut record = Vec::with_capacity(snapshot.len() + 1);
-        record.push(CHECKPOINT_FORMAT);
-        record.extend_from_slice(snapshot);
         self.inner
             .checkpoints
-            .insert(log_key(board, through), record)?;
+            .insert(log_key(board, through), encode_checkpoint(snapshot))?;
         if let Some(summary) = summary {
             let mut meta = self.board_meta(board)?.unwrap_or(BoardRecord {
                 created_ms: now_ms(),
@@ -979,12 +1001,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_large_checkpoint_is_stored_compressed_and_loads_back_exactly() {
+        let (_dir, store) = open();
+        let b = board("big");
+        let seq = store.append(&b, &by("ana", &[&[1]])).await.unwrap();
+        // Text-like state: compresses well, as a board's does.
+        let state: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| format!("card {} says hello; ", i % 97).into_bytes())
+            .collect();
+        store
+            .checkpoint(&b, state.clone(), seq, None)
+            .await
+            .unwrap();
+        let stored = store
+            .inner
+            .checkpoints
+            .get(log_key(&b, seq))
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored[0], CHECKPOINT_ZSTD);
+        assert!(stored.len() * 4 < state.len(), "{} bytes", stored.len());
+        assert_eq!(store.load(&b).await.unwrap().snapshot, Some(state));
+    }
+
+    #[tokio::test]
     async fn snapshots_stored_before_history_become_checkpoints() {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = sled::open(dir.path()).unwrap();
             let legacy = db.open_tree(LEGACY_SNAPSHOT_TREE).unwrap();
-            let mut value = vec![CHECKPOINT_FORMAT];
+            let mut value = vec![LEGACY_SNAPSHOT_FORMAT];
             value.extend_from_slice(&5u64.to_be_bytes());
             value.extend_from_slice(&[4, 2]);
             legacy.insert("old", value).unwrap();
