@@ -110,26 +110,13 @@ fn edit(client: &Client, cells: &Cells, who: usize, rng: &mut Rng, notes: &mut N
     done.expect("edit a note");
 }
 
-/// A JSON answer of the server's HTTP API.
-async fn get_json(http: &reqwest::Client, server: &Server, path: &str) -> anyhow::Result<Value> {
-    let response = http
-        .get(format!("http://{}{path}", server.addr))
-        .send()
-        .await?;
-    let status = response.status();
-    ensure!(status.is_success(), "GET {path}: {status}");
-    Ok(response.json().await?)
-}
-
-/// Runs the scenario on `server` (Parcours only: the reference server keeps no history).
-pub async fn history(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
-    if server.kind != Kind::Parcours {
-        bail!("the reference server keeps no history");
-    }
-    let http = reqwest::Client::new();
-    let created = http
+/// Creates `board` from the customer-journey template and has eight participants make `updates`
+/// workshop edits on it through `server`, each durable before the writer's next flush; returns
+/// how long the writing took, in seconds. The cold-load scenario stores its board this way too.
+pub async fn write_workshop(server: &Server, board: &str, updates: usize) -> anyhow::Result<f64> {
+    let created = reqwest::Client::new()
         .post(format!("http://{}/api/boards", server.addr))
-        .json(&json!({"title": "History benchmark", "template": "customer-journey", "id": BOARD}))
+        .json(&json!({"title": "Workshop", "template": "customer-journey", "id": board}))
         .send()
         .await?;
     ensure!(
@@ -137,11 +124,7 @@ pub async fn history(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
         "create: {}",
         created.status()
     );
-
-    // Writing: eight participants, each its share of the edits.
-    let updates = scale.n(100_000);
-    let url = server.board_url(BOARD);
-    let cpu_before = server.cpu();
+    let url = server.board_url(board);
     let started = Instant::now();
     let mut writers = Vec::new();
     for who in 0..WRITERS {
@@ -174,7 +157,29 @@ pub async fn history(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
     for writer in writers {
         writer.await??;
     }
-    let write_seconds = started.elapsed().as_secs_f64();
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// A JSON answer of the server's HTTP API.
+async fn get_json(http: &reqwest::Client, server: &Server, path: &str) -> anyhow::Result<Value> {
+    let response = http
+        .get(format!("http://{}{path}", server.addr))
+        .send()
+        .await?;
+    let status = response.status();
+    ensure!(status.is_success(), "GET {path}: {status}");
+    Ok(response.json().await?)
+}
+
+/// Runs the scenario on `server` (Parcours only: the reference server keeps no history).
+pub async fn history(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
+    if server.kind != Kind::Parcours {
+        bail!("the reference server keeps no history");
+    }
+    let http = reqwest::Client::new();
+    let updates = scale.n(100_000);
+    let cpu_before = server.cpu();
+    let write_seconds = write_workshop(server, BOARD, updates).await?;
     let write_cpu = (server.cpu() - cpu_before).as_secs_f64();
     eprintln!("   {updates} updates written in {write_seconds:.1} s");
 

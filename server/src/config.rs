@@ -274,6 +274,9 @@ pub struct RoomConfig {
     /// Boards kept loaded; past this, boards nobody is on are unloaded at once (longest idle
     /// first) instead of after their grace period.
     pub max_loaded_boards: usize,
+    /// Build each board's access-control index as it loads. Off on an open server, where nobody's
+    /// edits are inspected (a board builds its index the first time one must be).
+    pub index_for_access: bool,
 }
 
 impl Default for RoomConfig {
@@ -289,6 +292,7 @@ impl Default for RoomConfig {
             compact_after_bytes: 8 * 1024 * 1024,
             max_board_bytes: 256 * 1024 * 1024,
             max_loaded_boards: 10_000,
+            index_for_access: true,
         }
     }
 }

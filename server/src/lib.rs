@@ -84,9 +84,13 @@ pub async fn run_with_store(
         tracker.clone(),
     ));
     tracker.spawn(history.clone().retain_periodically(shutdown.clone()));
+    let room_config = config::RoomConfig {
+        index_for_access: config.room.index_for_access && !config.access.is_open(),
+        ..config.room.clone()
+    };
     let rooms = room::Rooms::new(
         history.clone(),
-        config.room.clone(),
+        room_config,
         shutdown.clone(),
         tracker.clone(),
         metrics.clone(),

@@ -141,6 +141,47 @@ async fn a_participants_allowed_edits_reach_everyone_and_disk_and_refused_ones_r
 }
 
 #[tokio::test]
+async fn a_board_loaded_without_its_access_index_builds_it_when_a_participant_first_edits() {
+    let server = TestServer::start_with(|config| {
+        access::requiring_tokens(config);
+        // As on an open server: boards load without the index.
+        config.room.index_for_access = false;
+    })
+    .await;
+    let fay = board_with_facilitator(&server, "lazy").await;
+    let template = board(&fay);
+    write(&fay, "p-fay", |w| {
+        w.add_card(&card(&template, "Fay", "Fay's idea")).unwrap();
+    });
+    // Stored once another participant has it.
+    wait_for_cards(&join(&server, "lazy", Role::Viewer, "v-0", "Vic").await, 1).await;
+    drop(fay);
+    // Loaded from disk: everything in it was written before this server started.
+    let server = server.restart().await;
+    let ana = join(&server, "lazy", Role::Participant, "p-ana", "Ana").await;
+    wait_for_cards(&ana, 1).await;
+    let loaded = board(&ana);
+    let (stage, fays) = (loaded.stages[0].id.clone(), loaded.cards[0].id.clone());
+
+    // Refused: removing a stage that was on the board before she came; allowed: a vote.
+    write(&ana, "p-ana", |w| {
+        w.remove_stage(&stage).unwrap();
+    });
+    ana.wait_for("a refusal", |c| c.denied().len() == 1).await;
+    write(&ana, "p-ana", |w| {
+        w.vote(&fays, "p-ana").unwrap();
+    });
+    let val = join(&server, "lazy", Role::Viewer, "v-1", "Val").await;
+    val.wait_for("Ana's vote", |c| {
+        board(c).cards[0].votes.get("p-ana") == Some(&1)
+    })
+    .await;
+    let seen = board(&val);
+    assert_eq!(seen.stages.len(), template.stages.len());
+    assert_eq!(ana.denied().len(), 1, "{:?}", ana.denied());
+}
+
+#[tokio::test]
 async fn a_viewer_changes_nothing_and_its_view_is_corrected() {
     let server = secured().await;
     let fay = board_with_facilitator(&server, "look").await;

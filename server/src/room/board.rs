@@ -128,8 +128,10 @@ struct Board {
     /// The document and the awareness states of everyone on the board.
     awareness: Awareness,
     /// Where every item of the document lives: what access control inspects updates with.
-    /// Fed every update the document integrates.
-    locator: Locator,
+    /// Fed every update the document integrates. `None` while nobody's edits need inspecting
+    /// (on an open server everyone owns every board): then it is built from the document the
+    /// first time one does, and loads and edits skip its cost.
+    locator: Option<Locator>,
     conns: HashMap<ConnId, Conn>,
     presence: Presence,
     /// Updates and bytes in the stored log since the last snapshot.
@@ -170,7 +172,8 @@ pub(super) async fn run(handle: RoomHandle, commands: mpsc::Receiver<Command>, c
 
 async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ctx: Context) {
     let started = Instant::now();
-    let stored = match load(&handle.board, ctx.store.as_ref()).await {
+    let index = ctx.config.index_for_access;
+    let stored = match load(&handle.board, ctx.store.as_ref(), index).await {
         Ok(stored) => stored,
         Err(error) => {
             tracing::error!(%error, "board load failed; refusing its connections");
@@ -277,14 +280,15 @@ async fn refuse_all(commands: &mut mpsc::Receiver<Command>) {
 /// A board rebuilt from storage.
 struct Loaded {
     doc: Doc,
-    locator: Locator,
+    locator: Option<Locator>,
     last_seq: Option<LogSeq>,
     snapshot_bytes: usize,
     log_updates: usize,
     log_bytes: u64,
 }
 
-async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> {
+/// Reads `board` from `store` into a document, and its access-control index if `index`.
+async fn load(board: &BoardId, store: &dyn Store, index: bool) -> Result<Loaded, StoreError> {
     let stored = store.load(board).await?;
     let board = board.clone();
     // Decoding a large board is CPU work: keep it off the async workers.
@@ -295,15 +299,21 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
             reason,
         };
         let doc = Doc::new();
-        let mut locator = Locator::new();
+        let mut locator = index.then(Locator::new);
         let applied = catch_unwind(AssertUnwindSafe(|| -> Result<(), StoreError> {
             let mut txn = doc.transact_mut();
             for bytes in stored.snapshot.iter().chain(&stored.updates) {
-                let (update, blocks) =
-                    codec::decode_update_with_blocks(bytes).map_err(|e| corrupt(e.to_string()))?;
+                let update = match &mut locator {
+                    Some(locator) => {
+                        let (update, blocks) = codec::decode_update_with_blocks(bytes)
+                            .map_err(|e| corrupt(e.to_string()))?;
+                        locator.record(&blocks);
+                        update
+                    }
+                    None => codec::decode_update(bytes).map_err(|e| corrupt(e.to_string()))?,
+                };
                 txn.apply_update(update)
                     .map_err(|e| corrupt(e.to_string()))?;
-                locator.record(&blocks);
             }
             Ok(())
         }));
@@ -322,6 +332,33 @@ async fn load(board: &BoardId, store: &dyn Store) -> Result<Loaded, StoreError> 
     })
     .await
     .map_err(|e| StoreError::Backend(format!("load task failed: {e}").into()))?
+}
+
+/// The access-control index of everything `doc` holds (built once, when an update first needs
+/// inspecting on a board loaded without it).
+fn index_of(doc: &Doc) -> Locator {
+    let started = Instant::now();
+    let state = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let mut locator = Locator::new();
+    record(&mut locator, &state);
+    tracing::info!(
+        bytes = state.len(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "access-control index built"
+    );
+    locator
+}
+
+/// Feeds `locator` an update the document integrated.
+fn record(locator: &mut Locator, update: &[u8]) {
+    match blocks::parse(update) {
+        Ok(blocks) => locator.record(&blocks),
+        // yrs's own encoding always parses; if it ever did not, access control would judge
+        // later updates with a partial index, so say so loudly.
+        Err(error) => tracing::error!(%error, "the document's own update does not parse"),
+    }
 }
 
 /// The updates of one batch as the updates to broadcast, each with the connection that must not
@@ -754,13 +791,15 @@ impl Board {
 
     /// Inspects an update from `conn` against its sender's role; `Some` when part of it must be
     /// refused (PROTOCOL.md §7.3).
-    fn check_rights(&self, conn: ConnId, blocks: &Blocks<'_>, live: bool) -> Option<Refusal> {
+    fn check_rights(&mut self, conn: ConnId, blocks: &Blocks<'_>, live: bool) -> Option<Refusal> {
         let actor = &self.conns.get(&conn)?.actor;
         if actor.role.edits_everything() {
             return None;
         }
-        let inspection = self.locator.inspect(blocks);
-        let txn = self.doc().transact();
+        let doc = self.awareness.doc();
+        let locator = self.locator.get_or_insert_with(|| index_of(doc));
+        let inspection = locator.inspect(blocks);
+        let txn = doc.transact();
         let verdict = access::judge(actor, &inspection, &txn);
         (!verdict.allowed()).then(|| access::refuse(blocks, &inspection, &verdict, live, &txn))
     }
@@ -843,11 +882,8 @@ impl Board {
         produced: &mut Produced,
     ) {
         self.full_state = None;
-        match blocks::parse(&diff) {
-            Ok(blocks) => self.locator.record(&blocks),
-            // yrs's own encoding always parses; if it ever did not, access control would judge
-            // later updates with a partial index, so say so loudly.
-            Err(error) => tracing::error!(%error, "the document's own update does not parse"),
+        if let Some(locator) = &mut self.locator {
+            record(locator, &diff);
         }
         produced.entries.push(Entry {
             update: diff,
