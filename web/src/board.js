@@ -16,6 +16,7 @@ import { Board, LOCAL, NOTE_COLOURS, REACTIONS, LANE_KINDS } from './model.js'
 import { buildGrid, cellNotes, noteElement, fillNote, renderPersonas as drawPersonas, initials } from './render.js'
 import { Workshop } from './workshop.js'
 import { Drafts } from './drafts.js'
+import { HistoryPanel } from './history.js'
 import { withToken, langSwitch } from './shared.js'
 
 const STATUS_TEXT = { connected: 'statusConnected', connecting: 'statusConnecting', disconnected: 'statusDisconnected', syncing: 'statusSyncing' }
@@ -100,6 +101,7 @@ class BoardPage {
     this.undo.on('stack-item-popped', () => this.renderUndo())
 
     this.workshop = new Workshop(this)
+    this.history = new HistoryPanel(this)
     this.doc.on('update', () => this.scheduleRender())
     onLangChange(() => {
       this.skeletonKey = ''
@@ -149,6 +151,7 @@ class BoardPage {
       h('span', { class: 'spacer' }),
       this.presenceEl,
       this.undoBtn, this.redoBtn,
+      this.history.button(),
       h('details', { class: 'menu' },
         h('summary', {}, t('export')),
         h('div', { class: 'menu-list' },
@@ -166,6 +169,7 @@ class BoardPage {
     this.detailsEl = h('aside', { class: 'details', hidden: true, 'aria-label': t('note') })
     this.root.replaceChildren(header, this.workshopBar,
       h('main', { class: 'layout' }, this.personaEl, this.scrollEl, this.detailsEl),
+      this.history.viewEl, this.history.panelEl,
       h('p', { class: 'help muted' }, t('keyboardHelp')))
     this.workshop.buildBar(this.workshopBar)
 
@@ -534,6 +538,8 @@ class BoardPage {
   }
 
   globalKeys (e) {
+    // A past version is on screen: undo would change the live board out of sight.
+    if (this.history.shown) return
     const inField = e.target.closest?.('input, select, dialog, textarea:not(.note-editor)')
     if ((e.ctrlKey || e.metaKey) && !inField && (e.key === 'z' || e.key === 'Z' || e.key === 'y')) {
       e.preventDefault()
