@@ -96,17 +96,15 @@ export class HistoryPanel {
       const [sessions, milestones] = await Promise.all([api(`${this.path}/sessions`), api(`${this.path}/milestones`)])
       this.sessions = sessions
       this.milestones = milestones
-      const newest = sessions[0]
       const keep = new Set(this.opened.keys())
       this.opened.clear()
-      // The newest session is open at first; sessions the participant opened stay open. The
-      // newest session's `after` changes with every edit, so it is kept open by position.
-      if (newest) keep.add(newest.after)
+      // The newest session is always open (its `after` changes with every edit); the others the
+      // participant opened stay open, back at their first page.
       const loads = []
       for (const [i, session] of sessions.entries()) {
         if (i === 0 || keep.has(session.after)) loads.push(this.loadEntries(session))
       }
-      if (!newest) this.head = (await api(`${this.path}?limit=1`)).head
+      if (!sessions.length) this.head = (await api(`${this.path}?limit=1`)).head
       await Promise.all(loads)
     } catch (error) {
       toast(t('error', { detail: error.message }), 'error')
@@ -125,7 +123,8 @@ export class HistoryPanel {
       const page = await api(`${this.path}?after=${session.before}&before=${before}&limit=${PAGE}`)
       state.entries.push(...page.entries)
       state.next = page.next ?? null
-      if (session === this.sessions[0]) this.head = page.head
+      // The head the timeline showed when it was loaded, not a later one met while paging.
+      if (session === this.sessions[0] && state.entries.length === page.entries.length) this.head = page.head
     } finally {
       state.loading = false
     }
