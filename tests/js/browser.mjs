@@ -8,7 +8,8 @@
 // votes, cursors and editing; a late joiner sees everything; an offline participant's edits
 // merge when it comes back) and `workshop` (voting rounds with a budget and results, timer,
 // comments, reactions, emotion curve, metrics, stages and lanes, undo, follow the facilitator,
-// private brainstorm, French).
+// private brainstorm, French) and `history` (the history panel: timeline and its pages, milestones,
+// a past version read-only with its differences, fork, restore, and what each role is offered).
 //
 // Every step waits for a condition (never a fixed sleep); a failed step throws, the script exits 1
 // with the step's name, and the Rust test shows stderr. The final line on stdout is a JSON summary.
@@ -419,6 +420,196 @@ async function workshop () {
   await pat.context.close()
 }
 
+/** The history panel's read-only view of a past version. */
+const view = (page) => page.locator('.history-view')
+const viewNote = (page, text) => view(page).locator('.note', { hasText: text })
+
+async function openHistory (page) {
+  await page.locator('.history-toggle').click()
+  await page.locator('.history-panel .session .entry').first().waitFor()
+}
+
+async function history () {
+  const tokens = JSON.parse(process.env.PARCOURS_BROWSER_TOKENS ?? '{}')
+  const pat = await enter('Pat', { token: tokens.participant })
+  const fay = await enter('Fay', { token: tokens.facilitator })
+  const { stages, lanes } = await layout(pat.page)
+
+  await step('a participant fills the board', async () => {
+    await addNote(pat.page, stages[0], lanes[0], 'Ads feel pushy')
+    await addNote(pat.page, stages[1], lanes[3], 'Price unclear')
+    await addNote(pat.page, stages[2], lanes[5], 'Slow delivery')
+    await note(fay.page, 'Slow delivery').locator('.note-text', { hasText: /^Slow delivery$/ }).waitFor()
+  })
+
+  await step('the facilitator names the board as it is now', async () => {
+    await openHistory(fay.page)
+    await fay.page.locator('.milestone-form', { hasText: 'Names the board as it is now' }).waitFor()
+    await fay.page.locator('.milestone-form input[name=name]').fill('Before the committee')
+    await fay.page.locator('.milestone-form button[type=submit]').click()
+    await fay.page.locator('.milestone', { hasText: 'Before the committee' }).waitFor()
+    await fay.page.locator('.session .flag-chip', { hasText: 'Before the committee' }).first().waitFor()
+  })
+
+  await step('the participant edits, moves and deletes notes and adds another', async () => {
+    await note(pat.page, 'Price unclear').dblclick()
+    await pat.page.keyboard.press('End')
+    await pat.page.keyboard.type(' on mobile')
+    await pat.page.keyboard.press('Escape')
+    await note(pat.page, 'Slow delivery').focus()
+    await pat.page.keyboard.press('Alt+ArrowRight')
+    await cell(pat.page, stages[3], lanes[5]).locator('.note', { hasText: 'Slow delivery' }).waitFor()
+    await note(pat.page, 'Ads feel pushy').focus()
+    await pat.page.keyboard.press('Delete')
+    await note(pat.page, 'Ads feel pushy').waitFor({ state: 'detached' })
+    await addNote(pat.page, stages[3], lanes[0], 'Chat works well')
+    await note(fay.page, 'Chat works well').locator('.note-text', { hasText: /^Chat works well$/ }).waitFor({ state: 'attached' })
+    await note(fay.page, 'Price unclear on mobile').waitFor({ state: 'attached' })
+  })
+
+  await step('the participant sees the timeline, a page at a time, and none of the other roles\' buttons', async () => {
+    await openHistory(pat.page)
+    const session = pat.page.locator('.history-panel .session').first()
+    await session.locator('.session-authors', { hasText: 'Pat' }).waitFor()
+    await session.locator('.flag-chip', { hasText: 'Before the committee' }).first().waitFor()
+    await session.locator('.entry', { hasText: 'Pat' }).first().waitFor()
+    // Every keystroke is an update: far more than one page of entries.
+    const first = await session.locator('.entry').count()
+    if (first !== 20) throw new Error(`the first page holds ${first} entries, not 20`)
+    await session.locator('button.more', { hasText: 'Load more' }).click()
+    await until(pat.page, () => document.querySelectorAll('.history-panel .session:first-child .entry').length > 20)
+    if (await pat.page.locator('.milestone-form').count() !== 0) throw new Error('a participant is offered to name versions')
+    if (await pat.page.locator('.milestone .tools').count() !== 0) throw new Error('a participant is offered to rename milestones')
+    await pat.page.locator('.milestone', { hasText: 'Before the committee' }).locator('.milestone-open').click()
+    await view(pat.page).locator('.version-banner').waitFor()
+    if (await view(pat.page).locator('button.fork, button.restore').count() !== 0) throw new Error('a participant is offered fork or restore')
+  })
+  await shot(pat.page, 'history-participant.png')
+
+  await step('a past version is read-only: no adding, dragging, voting or editing', async () => {
+    await viewNote(pat.page, 'Price unclear').first().waitFor()
+    if (await view(pat.page).locator('.add-note').count() !== 0) throw new Error('add buttons on a past version')
+    if (await view(pat.page).locator('.note[draggable=true]').count() !== 0) throw new Error('draggable notes on a past version')
+    if (await view(pat.page).locator('.vote-btn:not([disabled])').count() !== 0) throw new Error('vote buttons on a past version')
+    if (await view(pat.page).locator('.stage-head .tools, .metric:not([disabled])').count() !== 0) throw new Error('tools on a past version')
+    await viewNote(pat.page, 'Price unclear').first().dblclick()
+    if (await pat.page.locator('.note-editor').count() !== 0) throw new Error('a past version\'s note opened for editing')
+    if (await pat.page.locator('main.layout:not(.history-layout)').isVisible()) throw new Error('the live board is still shown')
+    await view(pat.page).locator('button.back-live').click()
+    await pat.page.locator('main.layout').first().waitFor()
+    await view(pat.page).waitFor({ state: 'hidden' })
+    await pat.page.locator('.history-toggle').click() // closed
+    await pat.page.locator('.history-panel').waitFor({ state: 'hidden' })
+  })
+
+  await step('the facilitator opens the named version and sees what changed since, and by whom', async () => {
+    await fay.page.locator('.history-panel button[aria-label="Refresh"]').click()
+    await fay.page.locator('.milestone', { hasText: 'Before the committee' }).locator('.milestone-open').click()
+    await view(fay.page).locator('.version-banner', { hasText: 'the board now' }).waitFor()
+    await viewNote(fay.page, 'Ads feel pushy').and(fay.page.locator('.diff-removed')).locator('.diff-tag', { hasText: 'Removed · Pat' }).waitFor()
+    const edited = viewNote(fay.page, 'Price unclear').and(fay.page.locator('.diff-edited'))
+    await edited.locator('.diff-tag', { hasText: 'Edited · Pat' }).waitFor()
+    await edited.locator('.diff-text del', { hasText: /^Price unclear$/ }).waitFor()
+    await edited.locator('.diff-text ins', { hasText: /^Price unclear on mobile$/ }).waitFor()
+    await edited.locator('.note-text', { hasText: /^Price unclear$/ }).waitFor()
+    await viewNote(fay.page, 'Slow delivery').and(fay.page.locator('.diff-moved')).locator('.diff-tag', { hasText: 'Moved · Pat' }).waitFor()
+    // Added since: not on this version, drawn as a ghost in its cell.
+    await view(fay.page).locator(`.cell[data-stage="${stages[3]}"][data-lane="${lanes[0]}"] .note.ghost.diff-added`, { hasText: 'Chat works well' }).waitFor()
+    await view(fay.page).locator('.change-list li', { hasText: 'Note removed from' }).waitFor()
+  })
+  // Wide enough to show the four stages the changes are in, beside the panel.
+  await fay.page.setViewportSize({ width: 1760, height: 1300 })
+  await fay.page.evaluate(() => document.querySelector('.history-view .board-scroll').scrollTo(0, 0))
+  await shot(fay.page, 'history-version.png')
+  await fay.page.setViewportSize({ width: 1400, height: 900 })
+
+  await step('compared with the version before, the view shows what that version itself changed', async () => {
+    await view(fay.page).locator('select[name=against]').selectOption('previous')
+    await view(fay.page).locator('.diff-legend', { hasText: 'from the version before' }).waitFor()
+    // The version named last was the last keystroke of "Slow delivery".
+    await viewNote(fay.page, 'Slow delivery').and(fay.page.locator('.diff-edited, .diff-added')).waitFor()
+    if (await view(fay.page).locator('.note.diff-removed').count() !== 0) throw new Error('a removal shown against the version before')
+    await view(fay.page).locator('select[name=against]').selectOption('head')
+    await viewNote(fay.page, 'Ads feel pushy').and(fay.page.locator('.diff-removed')).waitFor()
+  })
+
+  await step('the facilitator names an older version, renames that milestone, then deletes it', async () => {
+    const older = fay.page.locator('.history-panel .session').first().locator('.entry').nth(12)
+    const seq = await older.getAttribute('data-seq')
+    await older.click()
+    await fay.page.locator('.milestone-form', { hasText: `Names version ${seq}` }).waitFor()
+    await fay.page.locator('.milestone-form input[name=name]').fill('Mid-edit')
+    await fay.page.locator('.milestone-form button[type=submit]').click()
+    await fay.page.locator('.milestone', { hasText: 'Mid-edit' }).locator('.milestone-meta', { hasText: `v${seq}` }).waitFor()
+    await fay.page.locator('.milestone', { hasText: 'Mid-edit' }).locator('button[aria-label^="Rename"]').click()
+    await fay.page.locator('dialog input[name=name]').fill('Halfway')
+    await fay.page.locator('dialog button[type=submit]').click()
+    await fay.page.locator('.milestone', { hasText: 'Halfway' }).waitFor()
+    await fay.page.locator('.entry .flag-chip', { hasText: 'Halfway' }).waitFor()
+    await fay.page.locator('.milestone', { hasText: 'Halfway' }).locator('button[aria-label^="Delete"]').click()
+    await fay.page.locator('.milestone', { hasText: 'Halfway' }).waitFor({ state: 'detached' })
+  })
+
+  await step('forking the named version opens a new board with its content', async () => {
+    await fay.page.locator('.milestone', { hasText: 'Before the committee' }).locator('.milestone-open').click()
+    await view(fay.page).locator('.note.diff-removed', { hasText: 'Ads feel pushy' }).waitFor()
+    await view(fay.page).locator('button.fork').click()
+    await fay.page.waitForURL(/\/b\/browser-history-v\d+-[0-9a-f]{4}\?token=/)
+    await fay.page.locator('#conn[data-state=connected]').waitFor()
+    await cell(fay.page, stages[0], lanes[0]).locator('.note', { hasText: 'Ads feel pushy' }).waitFor()
+    await cell(fay.page, stages[2], lanes[5]).locator('.note', { hasText: 'Slow delivery' }).waitFor()
+    await note(fay.page, 'Price unclear').locator('.note-text', { hasText: /^Price unclear$/ }).waitFor()
+    if (await note(fay.page, 'Chat works well').count() !== 0) throw new Error('the fork has a note added after its version')
+    summary.fork = decodeURIComponent(new URL(fay.page.url()).pathname.split('/').pop())
+  })
+  await shot(fay.page, 'fork.png')
+  await fay.context.close()
+
+  const olga = await enter('Olga', { token: tokens.owner })
+  await step('the owner\'s restore is refused while the board moved, then done', async () => {
+    await openHistory(olga.page)
+    await olga.page.locator('.milestone', { hasText: 'Before the committee' }).locator('.milestone-open').click()
+    await view(olga.page).locator('button.restore').waitFor()
+    if (await view(olga.page).locator('button.fork').count() !== 0) throw new Error('fork offered to a token that covers no new board')
+    // Pat writes once more after the owner looked.
+    await addNote(pat.page, stages[4], lanes[1], 'Late idea')
+    await olga.page.locator('main.layout .note', { hasText: 'Late idea' }).waitFor({ state: 'attached' })
+    await view(olga.page).locator('button.restore').click()
+    await olga.page.locator('.toast-error', { hasText: 'The board changed while you were looking' }).waitFor()
+    await view(olga.page).locator('.note.ghost.diff-added', { hasText: 'Late idea' }).waitFor()
+    await view(olga.page).locator('button.restore').click()
+    await olga.page.locator('.toast', { hasText: 'The board is back to version' }).waitFor()
+    await view(olga.page).waitFor({ state: 'hidden' })
+    await olga.page.locator('.milestone[data-kind=beforeRestore]').waitFor()
+  })
+
+  await step('after the restore every participant sees the old content without reloading', async () => {
+    for (const p of [pat.page, olga.page]) {
+      await cell(p, stages[0], lanes[0]).locator('.note', { hasText: 'Ads feel pushy' }).waitFor()
+      await cell(p, stages[2], lanes[5]).locator('.note', { hasText: 'Slow delivery' }).waitFor()
+      await note(p, 'Price unclear').locator('.note-text', { hasText: /^Price unclear$/ }).waitFor()
+      await note(p, 'Chat works well').waitFor({ state: 'detached' })
+      await note(p, 'Late idea').waitFor({ state: 'detached' })
+    }
+    summary.notes = await shown(pat.page)
+  })
+  await olga.page.evaluate(() => document.querySelector('.board-scroll').scrollTo(0, 0))
+  await shot(olga.page, 'restored.png')
+
+  await step('the history panel follows the interface language', async () => {
+    await pat.page.locator('.topbar select[aria-label="Language"]').selectOption('fr')
+    await pat.page.locator('.history-toggle', { hasText: 'Historique' }).click()
+    await pat.page.locator('.history-panel h2', { hasText: 'Historique' }).waitFor()
+    await pat.page.locator('.history-panel h3', { hasText: 'Jalons' }).waitFor()
+    await pat.page.locator('.milestone', { hasText: 'Before the committee' }).locator('.milestone-open').click()
+    await view(pat.page).locator('.readonly-badge', { hasText: 'Lecture seule' }).waitFor()
+    await view(pat.page).locator('button.back-live', { hasText: 'Revenir à la carte en direct' }).waitFor()
+  })
+  await shot(pat.page, 'history-fr.png')
+  await pat.context.close()
+  await olga.context.close()
+}
+
 async function home () {
   const context = await chromiumBrowser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 800 } })
   const page = await context.newPage()
@@ -439,7 +630,7 @@ async function home () {
   await context.close()
 }
 
-const scenarios = { home, collaboration, workshop }
+const scenarios = { home, collaboration, workshop, history }
 try {
   for (const name of wanted.length ? wanted : Object.keys(scenarios)) {
     await scenarios[name]()

@@ -171,6 +171,136 @@ async fn a_workshop_in_browsers_with_tokens_votes_times_comments_follows_and_rev
     server.stop().await;
 }
 
+/// `GET path` with the admin key, as JSON.
+async fn get_json(server: &TestServer, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(server.http_url(path))
+        .bearer_auth(access::ADMIN_KEY)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("JSON")
+}
+
+/// The texts of a board's cards, sorted.
+fn card_texts(board: &Value) -> Vec<String> {
+    let mut texts: Vec<String> = board["cards"]
+        .as_array()
+        .expect("cards")
+        .iter()
+        .map(|c| c["text"].as_str().expect("text").to_owned())
+        .collect();
+    texts.sort();
+    texts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committee_member_browses_the_history_names_a_milestone_compares_a_past_version_forks_it_and_the_owner_restores_it(
+) {
+    let server = TestServer::start_with(access::requiring_tokens).await;
+    let id = "browser-history";
+    create_board(&server, id).await;
+    // The facilitator's token covers every board under the prefix, so it may create the fork.
+    let tokens = json!({
+        "participant": token(id, Role::Participant, "pat", "Pat"),
+        "facilitator": token(&format!("{id}*"), Role::Facilitator, "fay", "Fay"),
+        "owner": token(id, Role::Owner, "olga", "Olga"),
+    })
+    .to_string();
+    let shots = screenshot_dir("history");
+    let summary = browser::run(
+        &server,
+        id,
+        &shots,
+        &["history"],
+        &[("PARCOURS_BROWSER_TOKENS", &tokens)],
+    )
+    .await;
+
+    // The board is back to the named version: what the browsers showed is what is stored, and
+    // nothing differs from the milestone any more.
+    let board = stored_board(&server, id).await;
+    assert_eq!(
+        card_texts(&board),
+        ["Ads feel pushy", "Price unclear", "Slow delivery"],
+        "{board:#}"
+    );
+    let shown = summary["notes"].as_object().expect("the notes Pat saw");
+    for card in board["cards"].as_array().expect("cards") {
+        let seen = &shown[card["text"].as_str().expect("text")];
+        assert_eq!(
+            (&card["stage"], &card["lane"]),
+            (&seen["stage"], &seen["lane"])
+        );
+        assert_eq!(card["authorId"], "pat");
+    }
+    let since = get_json(
+        &server,
+        &format!("/api/boards/{id}/history/diff?from=Before%20the%20committee"),
+    )
+    .await;
+    assert_eq!(since["changes"], json!([]), "{since:#}");
+
+    // Milestones: the one the facilitator named, the restore's own, the fork's; the one named,
+    // renamed and deleted in between is gone.
+    let milestones = get_json(&server, &format!("/api/boards/{id}/history/milestones")).await;
+    let milestones = milestones.as_array().expect("milestones");
+    let by_kind =
+        |kind: &str| -> Vec<&Value> { milestones.iter().filter(|m| m["kind"] == kind).collect() };
+    let named = by_kind("named");
+    assert_eq!(named.len(), 1, "{milestones:#?}");
+    assert_eq!(named[0]["name"], "Before the committee");
+    assert_eq!(named[0]["createdBy"]["sub"], "fay");
+    let before_restore = by_kind("beforeRestore");
+    assert_eq!(before_restore.len(), 1, "{milestones:#?}");
+    assert_eq!(before_restore[0]["createdBy"]["sub"], "olga");
+    let fork = summary["fork"].as_str().expect("the fork's id");
+    let forks = by_kind("fork");
+    assert_eq!(forks.len(), 1, "{milestones:#?}");
+    assert_eq!(forks[0]["name"], format!("forked to {fork}"));
+    assert_eq!(forks[0]["seq"], named[0]["seq"]);
+
+    // The restore is the newest entry, made by the owner; the edits before it are the
+    // participant's.
+    let newest = get_json(&server, &format!("/api/boards/{id}/history?limit=1")).await;
+    let entry = &newest["entries"][0];
+    assert_eq!(
+        (&entry["authors"][0]["sub"], &entry["role"]),
+        (&json!("olga"), &json!("owner")),
+        "{newest:#}"
+    );
+    let pats = get_json(
+        &server,
+        &format!("/api/boards/{id}/history?author=pat&limit=500"),
+    )
+    .await;
+    assert!(
+        pats["entries"].as_array().expect("entries").len() > 40,
+        "every keystroke of Pat's is an entry: {pats:#}"
+    );
+
+    // The fork holds the named version, and the facilitator made it.
+    let forked = stored_board(&server, fork).await;
+    assert_eq!(
+        card_texts(&forked),
+        ["Ads feel pushy", "Price unclear", "Slow delivery"]
+    );
+    let created = get_json(&server, &format!("/api/boards/{fork}/history")).await;
+    assert_eq!(created["entries"][0]["authors"][0]["sub"], "fay");
+
+    for file in [
+        "history-participant.png",
+        "history-version.png",
+        "fork.png",
+        "restored.png",
+        "history-fr.png",
+    ] {
+        assert!(shots.join(file).exists(), "{file}");
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn the_page_and_its_assets_are_served_with_their_types_and_cache_rules() {
     let server = TestServer::start().await;

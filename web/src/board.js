@@ -13,11 +13,12 @@ import { h, toast, dialog } from './dom.js'
 import { t, onLangChange, currentLang } from './i18n.js'
 import { rememberName, rememberColour, canFacilitate, canEdit, PALETTE } from './identity.js'
 import { Board, LOCAL, NOTE_COLOURS, REACTIONS, LANE_KINDS } from './model.js'
+import { buildGrid, cellNotes, noteElement, fillNote, renderPersonas as drawPersonas, initials } from './render.js'
 import { Workshop } from './workshop.js'
 import { Drafts } from './drafts.js'
+import { HistoryPanel } from './history.js'
 import { withToken, langSwitch } from './shared.js'
 
-const COL = 232 // px, one stage column; the emotion curve is drawn on the same grid
 const STATUS_TEXT = { connected: 'statusConnected', connecting: 'statusConnecting', disconnected: 'statusDisconnected', syncing: 'statusSyncing' }
 
 export async function openBoard (root, boardId, me) {
@@ -100,6 +101,7 @@ class BoardPage {
     this.undo.on('stack-item-popped', () => this.renderUndo())
 
     this.workshop = new Workshop(this)
+    this.history = new HistoryPanel(this)
     this.doc.on('update', () => this.scheduleRender())
     onLangChange(() => {
       this.skeletonKey = ''
@@ -149,6 +151,7 @@ class BoardPage {
       h('span', { class: 'spacer' }),
       this.presenceEl,
       this.undoBtn, this.redoBtn,
+      this.history.button(),
       h('details', { class: 'menu' },
         h('summary', {}, t('export')),
         h('div', { class: 'menu-list' },
@@ -160,12 +163,13 @@ class BoardPage {
     this.workshopBar = h('div', { class: 'workshop-bar' })
     this.gridEl = h('div', { class: 'grid' })
     this.cursorLayer = h('div', { class: 'cursors', 'aria-hidden': 'true' })
-    this.scrollEl = h('section', { class: 'board-scroll', 'aria-label': t('appName') }, this.emptyEl, h('div', { class: 'grid-wrap' }, this.gridEl, this.cursorLayer))
     this.emptyEl = h('div', { class: 'empty', hidden: true }, h('h2', {}, t('notFound')), h('a', { href: withToken('/') }, t('backToBoards')))
+    this.scrollEl = h('section', { class: 'board-scroll', 'aria-label': t('appName') }, this.emptyEl, h('div', { class: 'grid-wrap' }, this.gridEl, this.cursorLayer))
     this.personaEl = h('aside', { class: 'personas', 'aria-label': t('personas') })
     this.detailsEl = h('aside', { class: 'details', hidden: true, 'aria-label': t('note') })
     this.root.replaceChildren(header, this.workshopBar,
       h('main', { class: 'layout' }, this.personaEl, this.scrollEl, this.detailsEl),
+      this.history.viewEl, this.history.panelEl,
       h('p', { class: 'help muted' }, t('keyboardHelp')))
     this.workshop.buildBar(this.workshopBar)
 
@@ -276,87 +280,16 @@ class BoardPage {
 
   buildSkeleton (stages, lanes) {
     const focusKey = document.activeElement?.dataset?.fkey
-    const fac = this.mayFacilitate
-    this.gridEl.style.gridTemplateColumns = `var(--lane-head) repeat(${stages.length}, ${COL}px)${fac ? ' 56px' : ''}`
-    const cells = []
-    cells.push(h('div', { class: 'corner' }, fac ? h('button', { class: 'ghost', onclick: () => this.addLane() }, '+ ', t('addLane')) : null))
-    for (const [i, stage] of stages.entries()) {
-      cells.push(h('div', { class: 'stage-head', dataset: { stage: stage.id } },
-        h('div', { class: 'head-row' },
-          h('h2', {}, stage.name),
-          fac ? h('span', { class: 'tools' },
-            h('button', { class: 'icon', 'aria-label': `${t('moveLeft')}: ${stage.name}`, disabled: i === 0, onclick: () => this.board.shift('stages', stage.id, -1) }, '‹'),
-            h('button', { class: 'icon', 'aria-label': `${t('moveRight')}: ${stage.name}`, disabled: i === stages.length - 1, onclick: () => this.board.shift('stages', stage.id, 1) }, '›'),
-            h('button', { class: 'icon', 'aria-label': `${t('edit')}: ${stage.name}`, dataset: { fkey: `edit-stage-${stage.id}` }, onclick: () => this.editStage(stage) }, '✎'))
-            : null),
-        stage.description ? h('p', { class: 'muted small' }, stage.description) : null,
-        h('label', { class: 'emotion' },
-          h('span', {}, t('emotion')),
-          h('select', {
-            disabled: !fac,
-            dataset: { fkey: `emotion-${stage.id}` },
-            'aria-label': `${t('emotion')}: ${stage.name}`,
-            onchange: (e) => this.board.setEmotion(stage.id, e.target.value === '' ? null : Number(e.target.value))
-          },
-          h('option', { value: '', selected: stage.emotion === null }, '—'),
-          [2, 1, 0, -1, -2].map((n) => h('option', { value: n, selected: stage.emotion === n }, `${emotionFace(n)} ${n > 0 ? '+' + n : n}`)))),
-        h('ul', { class: 'metrics', 'aria-label': t('metrics') },
-          stage.metrics.map((m) => h('li', {},
-            h('button', {
-              class: 'metric',
-              disabled: !fac,
-              dataset: { fkey: `metric-${m.id}` },
-              onclick: () => this.editMetric(stage, m)
-            }, h('span', {}, m.name), h('strong', {}, formatNumber(m.value), m.unit ? ` ${m.unit}` : ''),
-            m.target !== null ? h('span', { class: 'muted' }, ` / ${formatNumber(m.target)}`) : null))),
-          fac ? h('li', {}, h('button', { class: 'ghost small', onclick: () => this.editMetric(stage, null) }, '+ ', t('addMetric'))) : null)))
-    }
-    if (fac) cells.push(h('div', { class: 'add-stage' }, h('button', { class: 'icon', 'aria-label': t('addStage'), title: t('addStage'), onclick: () => this.addStage() }, '+')))
-
-    // The emotion curve, on the stage columns' grid.
-    cells.push(h('div', { class: 'lane-head curve-head' }, h('h3', {}, t('emotionCurve'))))
-    cells.push(h('div', { class: 'curve', style: { gridColumn: `2 / span ${Math.max(1, stages.length)}` } }, emotionCurve(stages)))
-    if (fac) cells.push(h('div', {}))
-
-    for (const [i, lane] of lanes.entries()) {
-      cells.push(h('div', { class: 'lane-head', dataset: { lane: lane.id } },
-        h('div', { class: 'head-row' },
-          h('h3', {}, lane.title),
-          fac ? h('span', { class: 'tools' },
-            h('button', { class: 'icon', 'aria-label': `${t('moveUp')}: ${lane.title}`, disabled: i === 0, onclick: () => this.board.shift('lanes', lane.id, -1) }, '˄'),
-            h('button', { class: 'icon', 'aria-label': `${t('moveDown')}: ${lane.title}`, disabled: i === lanes.length - 1, onclick: () => this.board.shift('lanes', lane.id, 1) }, '˅'),
-            h('button', { class: 'icon', 'aria-label': `${t('edit')}: ${lane.title}`, dataset: { fkey: `edit-lane-${lane.id}` }, onclick: () => this.editLane(lane) }, '✎'))
-            : null),
-        lane.question ? h('p', { class: 'question' }, lane.question) : null))
-      for (const stage of stages) {
-        const label = t('addNoteIn', { stage: stage.name, lane: lane.title })
-        cells.push(h('div', {
-          class: 'cell',
-          role: 'group',
-          'aria-label': `${stage.name} × ${lane.title}`,
-          dataset: { stage: stage.id, lane: lane.id },
-          ondragover: (e) => { if (e.dataTransfer.types.includes('text/x-parcours-card')) { e.preventDefault(); e.currentTarget.classList.add('drop') } },
-          ondragleave: (e) => e.currentTarget.classList.remove('drop'),
-          ondrop: (e) => this.drop(e, stage.id, lane.id)
-        },
-        h('div', { class: 'notes' }),
-        this.mayEdit ? h('button', {
-          class: 'add-note',
-          'aria-label': label,
-          title: label,
-          dataset: { fkey: `add-${stage.id}-${lane.id}` },
-          onclick: () => this.newNote(stage.id, lane.id),
-          onkeydown: (e) => this.navKeys(e)
-        }, '+') : null))
-      }
-      if (fac) cells.push(h('div', {}))
-    }
-    this.gridEl.replaceChildren(...cells)
+    buildGrid(this.gridEl, stages, lanes, { fac: this.mayFacilitate, mayEdit: this.mayEdit, actions: this })
     if (focusKey) this.gridEl.querySelector(`[data-fkey="${CSS.escape(focusKey)}"]`)?.focus()
   }
 
+  // What the grid's controls call (render.js), besides the methods below of the same names.
+  shift (kind, id, delta) { this.board.shift(kind, id, delta) }
+  setEmotion (stage, score) { this.board.setEmotion(stage, score) }
+
   cellEl (stage, lane) {
-    return this.gridEl.querySelector(`.cell[data-stage="${CSS.escape(stage)}"][data-lane="${CSS.escape(lane)}"] .notes`)
+    return cellNotes(this.gridEl, stage, lane)
   }
 
   renderNotes () {
@@ -394,37 +327,10 @@ class BoardPage {
   noteEl (card) {
     let el = this.noteEls.get(card.id)
     if (!el) {
-      el = h('article', {
-        class: 'note',
-        tabindex: 0,
-        draggable: this.mayEdit ? 'true' : 'false',
-        dataset: { card: card.id, fkey: `note-${card.id}` },
-        onkeydown: (e) => this.noteKeys(e, card.id),
-        onclick: (e) => { if (!e.target.closest('button,textarea')) this.select(card.id) },
-        ondblclick: (e) => { if (!e.target.closest('button')) this.startEdit(card.id) },
-        ondragstart: (e) => {
-          e.dataTransfer.setData('text/x-parcours-card', card.id)
-          e.dataTransfer.effectAllowed = 'move'
-        }
-      },
-      h('div', { class: 'note-text' }),
-      h('div', { class: 'note-meta' },
-        h('span', { class: 'author' }),
-        h('span', { class: 'reaction-summary' }),
-        h('span', { class: 'comment-count' }),
-        h('button', {
-          class: 'vote-btn',
-          tabindex: -1,
-          onclick: (e) => { e.stopPropagation(); this.vote(card.id, e.shiftKey ? -1 : 1) }
-        }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'vote-count' }))),
-      h('div', { class: 'editing-badge' }))
+      el = noteElement(card.id, this)
       this.noteEls.set(card.id, el)
     }
-    el.dataset.stage = card.stage
-    el.dataset.lane = card.lane
-    el.classList.toggle('private', !!card.draft)
     el.classList.toggle('selected', this.selected === card.id)
-    el.style.setProperty('--note', card.color)
     const textEl = el.querySelector('.note-text')
     if (this.editing?.id === card.id) {
       const area = this.editing.textarea
@@ -432,16 +338,7 @@ class BoardPage {
     } else if (textEl.textContent !== card.text) {
       textEl.textContent = card.text
     }
-    el.querySelector('.author').textContent = card.draft ? t('privateNote') : card.author
-    const mine = card.votes[this.me.id] ?? 0
-    el.querySelector('.vote-count').textContent = card.voteTotal ? String(card.voteTotal) : ''
-    const voteBtn = el.querySelector('.vote-btn')
-    voteBtn.hidden = !!card.draft
-    voteBtn.classList.toggle('mine', mine > 0)
-    voteBtn.setAttribute('aria-label', `${t('vote')} (${card.voteTotal})`)
-    el.querySelector('.reaction-summary').textContent = Object.entries(card.reactions).map(([emoji, ids]) => `${emoji}${ids.length}`).join(' ')
-    el.querySelector('.comment-count').textContent = card.comments.length ? `💬${card.comments.length}` : ''
-    el.setAttribute('aria-label', `${t('note')}: ${card.text || '…'}; ${card.draft ? t('privateNote') : t('noteBy', { name: card.author })}; ${t('votes')} ${card.voteTotal}`)
+    fillNote(el, card, { meId: this.me.id })
     return el
   }
 
@@ -641,6 +538,8 @@ class BoardPage {
   }
 
   globalKeys (e) {
+    // A past version is on screen: undo would change the live board out of sight.
+    if (this.history.shown) return
     const inField = e.target.closest?.('input, select, dialog, textarea:not(.note-editor)')
     if ((e.ctrlKey || e.metaKey) && !inField && (e.key === 'z' || e.key === 'Z' || e.key === 'y')) {
       e.preventDefault()
@@ -813,20 +712,7 @@ class BoardPage {
   }
 
   renderPersonas (personas) {
-    const fac = this.mayFacilitate
-    this.personaEl.replaceChildren(
-      h('div', { class: 'head-row' }, h('h2', {}, t('personas')),
-        fac ? h('button', { class: 'icon', 'aria-label': t('addPersona'), title: t('addPersona'), onclick: () => this.editPersona(null) }, '+') : null),
-      h('ul', {}, personas.map((p, i) => h('li', { class: 'persona' },
-        h('div', { class: 'head-row' },
-          h('span', { class: 'avatar', style: { '--who': PALETTE[i % PALETTE.length] }, 'aria-hidden': 'true' }, initials(p.name)),
-          h('h3', {}, p.name),
-          fac ? h('button', { class: 'icon', 'aria-label': `${t('edit')}: ${p.name}`, onclick: () => this.editPersona(p) }, '✎') : null),
-        p.occupation ? h('p', { class: 'small' }, p.occupation) : null,
-        p.ageRange ? h('p', { class: 'small muted' }, `${t('ageRange')}: ${p.ageRange}`) : null,
-        p.goals ? h('p', { class: 'small' }, h('strong', {}, t('goals'), ': '), p.goals) : null,
-        p.frustrations ? h('p', { class: 'small' }, h('strong', {}, t('frustrations'), ': '), p.frustrations) : null,
-        p.buyingHabits ? h('p', { class: 'small' }, h('strong', {}, t('buyingHabits'), ': '), p.buyingHabits) : null))))
+    drawPersonas(this.personaEl, personas, { fac: this.mayFacilitate, actions: this })
   }
 
   async editPersona (persona) {
@@ -855,18 +741,6 @@ function newMetricId () {
   return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-function initials (name) {
-  return String(name ?? '?').split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0].toUpperCase()).join('') || '?'
-}
-
-function emotionFace (n) {
-  return ['😣', '🙁', '😐', '🙂', '😀'][n + 2]
-}
-
-function formatNumber (n) {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, '')
-}
-
 /** Sets a textarea's text to `next`, keeping the caret where it was relative to the text around it. */
 function replaceKeepingCaret (area, next) {
   const prev = area.value
@@ -876,31 +750,4 @@ function replaceKeepingCaret (area, next) {
   area.value = next
   const moved = caret > prefix ? Math.max(prefix, caret + next.length - prev.length) : caret
   area.setSelectionRange(moved, moved)
-}
-
-/** The emotion curve: one point per stage with a score, joined left to right. */
-function emotionCurve (stages) {
-  const NS = 'http://www.w3.org/2000/svg'
-  const height = 96
-  const y = (score) => height / 2 - score * 20
-  const svg = document.createElementNS(NS, 'svg')
-  svg.setAttribute('width', String(Math.max(1, stages.length) * COL))
-  svg.setAttribute('height', String(height))
-  svg.setAttribute('role', 'img')
-  const scored = stages.map((s, i) => ({ x: i * COL + COL / 2, s })).filter((p) => p.s.emotion !== null)
-  svg.setAttribute('aria-label', `${t('emotionCurve')}: ${stages.map((s) => `${s.name} ${s.emotion ?? t('emotionNotSet')}`).join(', ')}`)
-  const el = (tag, attrs) => {
-    const node = document.createElementNS(NS, tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v))
-    svg.append(node)
-    return node
-  }
-  el('line', { x1: 0, x2: stages.length * COL, y1: y(0), y2: y(0), class: 'baseline' })
-  if (scored.length > 1) el('polyline', { points: scored.map((p) => `${p.x},${y(p.s.emotion)}`).join(' '), class: 'curve-line' })
-  for (const p of scored) {
-    el('circle', { cx: p.x, cy: y(p.s.emotion), r: 7, class: p.s.emotion > 0 ? 'good' : p.s.emotion < 0 ? 'bad' : 'neutral' })
-    const label = el('text', { x: p.x + 11, y: y(p.s.emotion) + 4, class: 'curve-label' })
-    label.textContent = `${emotionFace(p.s.emotion)} ${p.s.emotion > 0 ? '+' : ''}${p.s.emotion}`
-  }
-  return svg
 }

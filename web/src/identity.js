@@ -42,21 +42,25 @@ function stored (key, make) {
 }
 
 /**
- * This participant: `{ id, name, colour, role, token, nameFromToken }`. `name` is empty when it
- * must still be asked. `role` is the token's, or `owner` on an open server (which lets anyone
- * change anything).
+ * This participant: `{ id, name, colour, role, token, nameFromToken, scope }`. `name` is empty
+ * when it must still be asked. `role` is the token's, or `owner` on an open server (which lets
+ * anyone change anything) and for the server's admin key given as the token (which is not a JWT,
+ * and which the server takes as owner of every board). `scope` is the token's `board` claim (a
+ * board id or a `prefix*`), or null when not limited to some boards.
  */
 export function identify () {
   const token = pageToken()
   const claims = token ? decodeClaims(token) : {}
+  const adminKey = !!token && token.split('.').length !== 3
   const id = typeof claims.sub === 'string' && claims.sub
     ? claims.sub
     : stored(ID_KEY, () => 'p-' + randomHex(6))
   const nameFromToken = typeof claims.name === 'string' && claims.name !== ''
   const name = nameFromToken ? claims.name : (localStorage.getItem(NAME_KEY) || '')
   const colour = stored(COLOUR_KEY, () => PALETTE[Math.floor(Math.random() * PALETTE.length)])
-  const role = typeof claims.role === 'string' ? claims.role : (token ? 'viewer' : 'owner')
-  return { id, name, colour, role, token, nameFromToken }
+  const role = typeof claims.role === 'string' ? claims.role : (token && !adminKey ? 'viewer' : 'owner')
+  const scope = typeof claims.board === 'string' ? claims.board : null
+  return { id, name, colour, role, token, nameFromToken, scope }
 }
 
 export function rememberName (name) {
@@ -75,4 +79,19 @@ export function canFacilitate (role) {
 /** Whether a role may add and edit notes. */
 export function canEdit (role) {
   return role !== 'viewer'
+}
+
+/** Whether a role may restore the board to a past version in place. */
+export function canRestore (role) {
+  return role === 'owner'
+}
+
+/**
+ * Whether `me` may create a board whose id starts with `boardId` (as a fork of it does): anyone on
+ * an open server or with the admin key; with a token, a facilitator or owner whose token covers a
+ * prefix of boards (a token for one board covers no new board).
+ */
+export function canCreateBoardBeside (me, boardId) {
+  if (!me.scope) return true
+  return canFacilitate(me.role) && me.scope.endsWith('*') && boardId.startsWith(me.scope.slice(0, -1))
 }
