@@ -561,6 +561,9 @@ async function history () {
     await note(fay.page, 'Price unclear').locator('.note-text', { hasText: /^Price unclear$/ }).waitFor()
     if (await note(fay.page, 'Chat works well').count() !== 0) throw new Error('the fork has a note added after its version')
     summary.fork = decodeURIComponent(new URL(fay.page.url()).pathname.split('/').pop())
+    // The fork's own history says where it came from.
+    await openHistory(fay.page)
+    await fay.page.locator('.forked-from', { hasText: boardId }).waitFor()
   })
   await shot(fay.page, 'fork.png')
   await fay.context.close()

@@ -357,14 +357,15 @@ async fn a_diff_says_what_changed_and_who_did_it_and_milestones_name_versions() 
     .await;
     let change = &diff["changes"][0];
     assert_eq!(change["change"], "cardRemoved", "{diff}");
-    assert_eq!(change["authors"], json!(["Bo"]), "{diff}");
+    assert_eq!(change["authors"][0]["name"], "Bo", "{diff}");
+    assert_eq!(change["authors"].as_array().unwrap().len(), 1, "{diff}");
     let (_, diff) = get(
         &server,
         &format!("/boards/diffs/history/diff?from={before}&to={addition}"),
     )
     .await;
     assert_eq!(diff["changes"][0]["change"], "cardAdded", "{diff}");
-    assert_eq!(diff["changes"][0]["authors"], json!(["Ana"]), "{diff}");
+    assert_eq!(diff["changes"][0]["authors"][0]["name"], "Ana", "{diff}");
 
     // The delete-only change is a version of its own.
     let (_, with_card) = version(&server, "diffs", &addition.to_string()).await;
@@ -412,6 +413,20 @@ async fn a_diff_says_what_changed_and_who_did_it_and_milestones_name_versions() 
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A name that reads as a version number or a time could never address the milestone.
+    for name in ["2", "2026-11-23T10:00:00Z"] {
+        let (status, refused) = post(
+            &server,
+            "/boards/diffs/history/milestones",
+            json!({ "name": name }),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}: {refused}"
+        );
+    }
     let (status, _) = send(
         reqwest::Client::new()
             .post(api(&server, "/boards/diffs/history/milestones"))
@@ -477,6 +492,19 @@ async fn a_fork_starts_from_a_past_version_and_lives_its_own_life() {
     );
     let (_, milestones) = get(&server, "/boards/source/history/milestones").await;
     assert_eq!(milestones[0]["kind"], "fork");
+    // The fork's history says where it came from; the source's says nothing.
+    let (_, page) = get(&server, "/boards/fork/history").await;
+    assert_eq!(page["forkedFrom"], json!({"board": "source", "seq": at}));
+    let (_, page) = get(&server, "/boards/source/history").await;
+    assert!(page.get("forkedFrom").is_none(), "{page}");
+    // A fork needs no body: its new board gets an id of its own.
+    let (status, unnamed) = send(reqwest::Client::new().post(api(
+        &server,
+        &format!("/boards/source/history/versions/{at}/fork"),
+    )))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{unnamed}");
+    assert_ne!(unnamed["id"], "fork");
     let (status, _) = post(
         &server,
         &format!("/boards/source/history/versions/{at}/fork"),

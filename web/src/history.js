@@ -29,6 +29,8 @@ export class HistoryPanel {
     /** Opened sessions by their `after`: `{ entries, next, loading }`. */
     this.opened = new Map()
     this.milestones = []
+    /** `{board, seq}` this board was forked from, if it was. */
+    this.forkedFrom = null
     /** The board's newest version as last seen here: what a restore expects it still is. */
     this.head = null
     /** The version shown read-only: `{ seq, against, board, diff, from, to }`, or null. */
@@ -104,7 +106,10 @@ export class HistoryPanel {
       for (const [i, session] of sessions.entries()) {
         if (i === 0 || keep.has(session.after)) loads.push(this.loadEntries(session))
       }
-      if (!sessions.length) this.head = (await api(`${this.path}?limit=1`)).head
+      // The newest entry's page also says where the board was forked from.
+      const newest = await api(`${this.path}?limit=1`)
+      this.forkedFrom = newest.forkedFrom ?? null
+      if (!sessions.length) this.head = newest.head
       await Promise.all(loads)
     } catch (error) {
       toast(t('error', { detail: error.message }), 'error')
@@ -185,6 +190,11 @@ export class HistoryPanel {
     const sessions = this.sessions.slice(0, this.sessionsShown)
     return h('section', { class: 'history-section', 'aria-labelledby': 'timeline-heading' },
       h('h3', { id: 'timeline-heading' }, t('timeline')),
+      this.forkedFrom
+        ? h('p', { class: 'muted small forked-from' },
+          h('a', { href: withToken(`/b/${encodeURIComponent(this.forkedFrom.board)}`) },
+            t('forkedFrom', { board: this.forkedFrom.board, seq: this.forkedFrom.seq })))
+        : null,
       this.sessions.length === 0 ? h('p', { class: 'muted small' }, t('noHistory')) : null,
       h('ol', { class: 'sessions' }, sessions.map((s) => this.renderSession(s))),
       this.sessions.length > sessions.length
@@ -537,7 +547,7 @@ function markChanges (gridEl, changes, names, against) {
   const tag = (el, kind, label, authors, extra = null) => {
     if (!el) return
     el.classList.add(`diff-${kind}`)
-    const line = h('div', { class: `diff-tag diff-tag-${kind}` }, label, authors?.length ? ` · ${authors.join(', ')}` : '')
+    const line = h('div', { class: `diff-tag diff-tag-${kind}` }, label, by(authors))
     el.insertBefore(line, el.querySelector('.note-meta') ?? null)
     if (extra) el.insertBefore(extra, line.nextSibling)
     el.setAttribute('aria-label', `${el.getAttribute('aria-label') ?? ''}; ${line.textContent}${extra ? ': ' + extra.textContent : ''}`)
@@ -643,9 +653,10 @@ function score (n) {
   return n === null || n === undefined ? '—' : signed(n)
 }
 
-/** ` · Ana, Chloé` after a change, or nothing when the server could not tell who. */
+/** ` · Ana, Chloé` after a change (its authors are `{sub, name}`), or nothing when the server
+ * could not tell who. */
 function by (authors) {
-  return authors?.length ? ` · ${authors.join(', ')}` : ''
+  return authors?.length ? ` · ${who(authors)}` : ''
 }
 
 /** Display names of history authors (`{sub, name}`), or "someone" for edits nobody signed. */

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client_protocol::codec;
-use client_protocol::schema::{self, AttributedChange, Board, Change, ReplayError, Replayer};
+use client_protocol::schema::{self, Board, Change, ReplayError, Replayer};
 use client_protocol::BoardId;
 use tokio_util::task::TaskTracker;
 use yrs::{Doc, Transact};
@@ -123,8 +123,20 @@ pub fn rfc3339_ms(raw: &str) -> Result<u64, time::error::Parse> {
 pub struct Diff {
     /// Everyone who made a record in between.
     pub authors: Vec<Author>,
-    /// The changes, each with the names of who made it.
-    pub changes: Vec<AttributedChange>,
+    /// The changes, each with who made it.
+    pub changes: Vec<CreditedChange>,
+}
+
+/// A change between two versions, with the people who made it. Serialised as the change's own
+/// JSON (SCHEMA.md §9) plus `authors`, each `{sub, name}` as everywhere in the history API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditedChange {
+    /// What changed.
+    #[serde(flatten)]
+    pub change: Change,
+    /// Who made it, in id order; empty when no update in between touched what it reports.
+    pub authors: Vec<Author>,
 }
 
 /// Replays `records` after `base`, noting who touched what, and credits `changes` with it.
@@ -139,40 +151,58 @@ fn credit(
         replayer.apply_unattributed(bytes).map_err(failed)?;
     }
     replayer.take_touched();
-    // A summary has several authors: it is replayed under a name of its own, then credited to
-    // each of them.
+    // Updates are replayed under a key per author (their place in `everyone`), so that a change
+    // is credited to the authors' ids and names, not to names alone, which may repeat. A summary
+    // has several authors: it is replayed under a key of its own, then credited to each of them.
+    let everyone: Vec<Author> = records
+        .iter()
+        .flat_map(|r| r.meta.authors.iter().cloned())
+        .collect::<BTreeSet<Author>>()
+        .into_iter()
+        .collect();
+    let key_of = |author: &Author| {
+        everyone
+            .binary_search(author)
+            .map_or_else(|_| String::new(), |i| i.to_string())
+    };
     let mut summaries: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut everyone: BTreeSet<Author> = BTreeSet::new();
     for record in records {
         let Some(update) = &record.update else {
             continue;
         };
-        let authors = &record.meta.authors;
-        everyone.extend(authors.iter().cloned());
-        let name = match authors.as_slice() {
-            [one] => one.label().to_owned(),
+        let key = match record.meta.authors.as_slice() {
+            [one] => key_of(one),
             several => {
-                let name = format!("\u{0}summary {}", record.seq);
-                summaries.insert(
-                    name.clone(),
-                    several.iter().map(|a| a.label().to_owned()).collect(),
-                );
-                name
+                let key = format!("summary {}", record.seq);
+                summaries.insert(key.clone(), several.iter().map(key_of).collect());
+                key
             }
         };
-        replayer.apply(update, &name).map_err(failed)?;
+        replayer.apply(update, &key).map_err(failed)?;
     }
     let mut touched = replayer.take_touched();
-    for names in touched.values_mut() {
-        let expanded: BTreeSet<String> = names
+    for keys in touched.values_mut() {
+        let expanded: BTreeSet<String> = keys
             .iter()
-            .flat_map(|n| summaries.get(n).cloned().unwrap_or_else(|| vec![n.clone()]))
+            .flat_map(|k| summaries.get(k).cloned().unwrap_or_else(|| vec![k.clone()]))
             .collect();
-        *names = expanded;
+        *keys = expanded;
     }
+    let changes = schema::attribute(changes, &touched)
+        .into_iter()
+        .map(|credited| CreditedChange {
+            authors: credited
+                .authors
+                .iter()
+                .filter_map(|k| k.parse::<usize>().ok().and_then(|i| everyone.get(i)))
+                .cloned()
+                .collect(),
+            change: credited.change,
+        })
+        .collect();
     Ok(Diff {
-        authors: everyone.into_iter().collect(),
-        changes: schema::attribute(changes, &touched),
+        authors: everyone,
+        changes,
     })
 }
 

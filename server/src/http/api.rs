@@ -315,6 +315,33 @@ where
     }
 }
 
+/// [`ApiJson`] for a body whose fields are all optional: a request with no body at all (no
+/// content type, no length) gets `T::default()`.
+pub(crate) struct ApiJsonOrDefault<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJsonOrDefault<T>
+where
+    S: Send + Sync,
+    T: Default,
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers();
+        let empty = !headers.contains_key(header::CONTENT_TYPE)
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|length| length.as_bytes() == b"0")
+            && !headers.contains_key(header::TRANSFER_ENCODING);
+        if empty {
+            return Ok(ApiJsonOrDefault(T::default()));
+        }
+        let ApiJson(value) = ApiJson::from_request(request, state).await?;
+        Ok(ApiJsonOrDefault(value))
+    }
+}
+
 /// `Query<T>` whose rejections become 400 `invalid_query`.
 pub(crate) struct ApiQuery<T>(pub T);
 

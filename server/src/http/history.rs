@@ -12,21 +12,20 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use client_protocol::schema;
 use client_protocol::BoardId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::api::{
     allowed, ask_room, download, existing, fill_new_board, new_board_id, now_ms, random_board_id,
-    ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody,
+    ApiError, ApiJson, ApiJsonOrDefault, ApiQuery, ApiResult, ErrorBody,
 };
 use super::credentials::Caller;
 use super::AppState;
 use crate::auth::{Credential, Role};
 use crate::export;
 use crate::history::sessions::{sessions, Session};
-use crate::history::{rfc3339_ms, History, Version};
+use crate::history::{rfc3339_ms, CreditedChange, History, Version};
 use crate::room::{ApiRequest, RestoreError};
 use crate::storage::{Author, ForkedFrom, LogQuery, LogSeq, Milestone, MilestoneKind};
 
@@ -155,6 +154,9 @@ pub struct HistoryEntry {
 pub struct HistoryPage {
     /// The board's newest version.
     pub head: LogSeq,
+    /// The board and version this board was forked from, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
     /// Entries, newest first.
     pub entries: Vec<HistoryEntry>,
     /// Pass as `before` for the next page; absent on the last.
@@ -245,8 +247,15 @@ pub(crate) async fn list_history(
             break;
         }
     }
+    let forked_from = history
+        .store()
+        .record(&board)
+        .await
+        .map_err(ApiError::Storage)?
+        .and_then(|record| record.forked_from);
     Ok(Json(HistoryPage {
         head,
+        forked_from,
         entries,
         next,
     }))
@@ -368,9 +377,10 @@ pub struct DiffReport {
     pub to: LogSeq,
     /// Everyone who made a change in between.
     pub authors: Vec<Author>,
-    /// The changes (SCHEMA.md, "Comparing versions"), each with an `authors` list.
+    /// The changes (SCHEMA.md, "Comparing versions"), each with an `authors` list of
+    /// `{sub, name}`.
     #[schema(value_type = Vec<Object>)]
-    pub changes: Vec<schema::AttributedChange>,
+    pub changes: Vec<CreditedChange>,
 }
 
 /// Compares two versions of a board: cards added, removed, edited, moved; votes, emotions,
@@ -442,6 +452,16 @@ fn milestone_name(raw: &str) -> ApiResult<String> {
         return Err(ApiError::Unprocessable {
             code: "invalid_field",
             detail: format!("name must have 1 to {MAX_MILESTONE_CHARS} characters"),
+        });
+    }
+    // A version is addressed by number or time before milestone names: such a name could never
+    // be used.
+    if name.parse::<LogSeq>().is_ok() || rfc3339_ms(name).is_ok() {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            detail: "a milestone name may not be a version number or an RFC 3339 time (versions \
+                     are addressed by those first, so it could not be used)"
+                .into(),
         });
     }
     Ok(name.to_owned())
@@ -583,7 +603,7 @@ pub(crate) async fn fork_version(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((raw, spec)): Path<(String, String)>,
-    ApiJson(request): ApiJson<ForkRequest>,
+    ApiJsonOrDefault(request): ApiJsonOrDefault<ForkRequest>,
 ) -> ApiResult<(StatusCode, Json<Forked>)> {
     let source = board_for(&state, &caller, &raw, Role::Viewer).await?;
     let target = new_board_id(&caller, request.id.as_deref(), "fork to")?;
