@@ -232,6 +232,24 @@ pub async fn history(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
     }
     let elapsed = started.elapsed();
     let cpu = server.cpu() - cpu_before;
+    // The panel's first calls: work sessions (read from the whole log's metadata) and the
+    // newest page.
+    let at = Instant::now();
+    let sessions = get_json(
+        &http,
+        server,
+        &format!("/api/boards/{BOARD}/history/sessions"),
+    )
+    .await?;
+    let sessions_ms = at.elapsed().as_secs_f64() * 1000.0;
+    let at = Instant::now();
+    get_json(
+        &http,
+        server,
+        &format!("/api/boards/{BOARD}/history?limit=20"),
+    )
+    .await?;
+    let first_page_ms = at.elapsed().as_secs_f64() * 1000.0;
     let mut out = outcome(
         "history",
         server,
@@ -258,6 +276,12 @@ pub async fn history(server: &Server, scale: Scale) -> anyhow::Result<Outcome> {
         json!(log_bytes as f64 / seqs.len() as f64),
     );
     extra.insert("cards_in_last_version".into(), json!(cards));
+    extra.insert("sessions_ms".into(), json!(sessions_ms));
+    extra.insert(
+        "sessions".into(),
+        json!(sessions.as_array().map_or(0, Vec::len)),
+    );
+    extra.insert("first_page_ms".into(), json!(first_page_ms));
     extra.insert(
         "rebuild_ms_mean".into(),
         json!(elapsed.as_secs_f64() * 1000.0 / wanted.len() as f64),
