@@ -78,11 +78,7 @@ pub async fn run_with_store(
 ) -> Result<(), ServerError> {
     let tracker = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::new());
-    let history = Arc::new(history::History::new(
-        store.clone(),
-        config.history.clone(),
-        tracker.clone(),
-    ));
+    let history = Arc::new(history::History::new(store.clone(), config.history.clone()));
     tracker.spawn(history.clone().retain_periodically(shutdown.clone()));
     let room_config = config::RoomConfig {
         index_for_access: config.room.index_for_access && !config.access.is_open(),

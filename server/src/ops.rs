@@ -245,11 +245,7 @@ pub async fn restore(store: &SledStore, input: impl BufRead, lines: u64) -> anyh
 /// `now_ms` (normally now; later to see what retention will do). Returns the boards visited.
 pub async fn thin(store: SledStore, config: HistoryConfig, now_ms: u64) -> anyhow::Result<usize> {
     let boards = store.board_ids()?.len() as u64;
-    let history = History::new(
-        Arc::new(store),
-        config,
-        tokio_util::task::TaskTracker::new(),
-    );
+    let history = History::new(Arc::new(store), config);
     let bar = progress(boards, "thinning history");
     let visited = history.thin_all(now_ms, |_| bar.inc(1)).await?;
     bar.finish_and_clear();

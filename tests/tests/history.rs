@@ -10,7 +10,6 @@ use parcours_server::history::{History, HistoryConfig, RetentionPolicy};
 use parcours_server::storage::{LogQuery, SledStore, Store};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio_util::task::TaskTracker;
 use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, Transact};
 
@@ -269,7 +268,6 @@ async fn every_version_of_a_board_edited_by_several_people_rebuilds_exactly_befo
                 retention: RetentionPolicy::days(1, 100),
                 ..HistoryConfig::default()
             },
-            TaskTracker::new(),
         );
         let later = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -665,7 +663,7 @@ async fn check_kept_versions(
     round: usize,
 ) -> Vec<(String, u64, u64)> {
     let store = Arc::new(SledStore::open(dir).expect("the store opens after kill -9"));
-    let history = History::new(store.clone(), HistoryConfig::default(), TaskTracker::new());
+    let history = History::new(store.clone(), HistoryConfig::default());
     let kept = records(&store).await;
     for (i, (board, seq, merged)) in kept.iter().enumerate() {
         let is_head = heads[board] == *seq;
@@ -744,7 +742,7 @@ async fn killing_a_retention_run_at_any_moment_loses_nothing() {
     let mut heads = std::collections::HashMap::new();
     {
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
-        let history = History::new(store.clone(), HistoryConfig::default(), TaskTracker::new());
+        let history = History::new(store.clone(), HistoryConfig::default());
         for (board, seq, _) in records(&store).await {
             let version = history.version(&board.parse().unwrap(), seq).await.unwrap();
             expected.insert(

@@ -2,8 +2,8 @@
 //!
 //! The store keeps every update with who made it and when, and checkpoints (whole states) along
 //! the log. A version is the board right after one log record: rebuilt from the newest
-//! checkpoint at or before it plus the records in between, which [`History::checkpoint_soon`]
-//! keeps to about [`HistoryConfig::checkpoint_every`]. Rebuilt versions are cached, since a
+//! checkpoint at or before it plus the records in between, which the board's room keeps to about
+//! [`HistoryConfig::checkpoint_every`] (it checkpoints its live document that often). Rebuilt versions are cached, since a
 //! history panel asks for the same few again and again. The live board is never involved: it
 //! keeps garbage collection on, and history lives in storage only.
 //!
@@ -13,7 +13,7 @@
 pub mod retention;
 pub mod sessions;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use client_protocol::codec;
 use client_protocol::schema::{self, Board, Change, ReplayError, Replayer};
 use client_protocol::BoardId;
-use tokio_util::task::TaskTracker;
 use yrs::{Doc, Transact};
 
 use crate::storage::{
@@ -85,9 +84,6 @@ pub struct History {
     config: HistoryConfig,
     /// Recently rebuilt versions, newest use last. Only locked for lookups and inserts.
     cache: Mutex<VecDeque<(BoardId, LogSeq, Arc<Version>)>>,
-    /// Boards with a checkpoint being written, so that a busy board gets one at a time.
-    checkpointing: Mutex<HashSet<BoardId>>,
-    tracker: TaskTracker,
 }
 
 /// Applies stored records to a new document, each in its own transaction as the live board did.
@@ -213,13 +209,11 @@ fn encode(doc: &Doc) -> Result<Vec<u8>, HistoryError> {
 
 impl History {
     /// History over `store`; background work (checkpoints) is tracked by `tracker`.
-    pub fn new(store: Arc<dyn Store>, config: HistoryConfig, tracker: TaskTracker) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: HistoryConfig) -> Self {
         History {
             store,
             config,
             cache: Mutex::default(),
-            checkpointing: Mutex::default(),
-            tracker,
         }
     }
 
@@ -416,55 +410,6 @@ impl History {
                 Err(error) => tracing::error!(%error, "history retention failed"),
             }
         }
-    }
-
-    /// Writes a checkpoint of `board` at `at` in the background, rebuilt from storage (never
-    /// from the live document, whose task must not stall), unless one is already being written.
-    pub fn checkpoint_soon(self: &Arc<Self>, board: &BoardId, at: LogSeq) {
-        if !self
-            .checkpointing
-            .lock()
-            .expect("checkpoint set")
-            .insert(board.clone())
-        {
-            return;
-        }
-        let (history, board) = (self.clone(), board.clone());
-        self.tracker.spawn(async move {
-            let started = Instant::now();
-            let result = history.write_checkpoint(&board, at).await;
-            history
-                .checkpointing
-                .lock()
-                .expect("checkpoint set")
-                .remove(&board);
-            match result {
-                Ok(bytes) => tracing::info!(
-                    board = %board,
-                    at,
-                    bytes,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    "history checkpoint written"
-                ),
-                Err(error) => {
-                    tracing::error!(board = %board, at, %error, "history checkpoint failed")
-                }
-            }
-        });
-    }
-
-    async fn write_checkpoint(&self, board: &BoardId, at: LogSeq) -> Result<usize, HistoryError> {
-        let stored = self.store.load_at(board, at).await?;
-        if stored.updates.is_empty() {
-            return Ok(0); // a checkpoint is already there
-        }
-        let through = stored.last_seq.unwrap_or(at);
-        let state = tokio::task::spawn_blocking(move || encode(&rebuild(&stored)?))
-            .await
-            .map_err(|e| HistoryError::Rebuild(e.to_string()))??;
-        let bytes = state.len();
-        self.store.checkpoint(board, state, through, None).await?;
-        Ok(bytes)
     }
 
     /// What changed from one version to another, in board terms, each change credited to the

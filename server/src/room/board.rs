@@ -141,8 +141,9 @@ struct Board {
     snapshot_bytes: u64,
     /// Position of the newest stored update.
     last_seq: Option<LogSeq>,
-    /// Log records after the newest checkpoint (the room's own or history's).
-    since_checkpoint: usize,
+    /// The checkpoint being written in the background, if any: awaited before another, and
+    /// before the board is unloaded or deleted (so that none lands after its deletion).
+    writing_checkpoint: Option<tokio::task::JoinHandle<()>>,
     /// Since when no connection has been in the room.
     idle_since: Option<Instant>,
     /// The sync step 2 answering an empty state vector (a newcomer's), encoded once and shared
@@ -199,7 +200,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         log_bytes: stored.log_bytes,
         snapshot_bytes: stored.snapshot_bytes as u64,
         last_seq: stored.last_seq,
-        since_checkpoint: stored.log_updates,
+        writing_checkpoint: None,
         idle_since: None,
         full_state: None,
         last_frame_at: None,
@@ -250,6 +251,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
                 },
             };
             board.kick_all(kick);
+            board.checkpoint_written().await;
             if let Fatal::Deleted(reply) = fatal {
                 // Removed from storage while still registered, so that nobody can load a
                 // half-deleted board; joins meanwhile wait in the inbox and are refused below.
@@ -616,7 +618,7 @@ impl Board {
             idle_since.store(value, Ordering::Relaxed);
         }
         if self.should_compact() {
-            self.checkpoint().await?;
+            self.checkpoint_in_background();
         }
         Ok(())
     }
@@ -842,20 +844,19 @@ impl Board {
         batch
     }
 
-    /// Whether the log should be folded into a new snapshot now.
+    /// Whether to write a checkpoint now: every [`HistoryConfig::checkpoint_every`] records (at
+    /// most; [`RoomConfig::compact_after_updates`] if smaller), so that any version of the board
+    /// rebuilds from a checkpoint plus a bounded number of records, and sooner when the log has
+    /// grown large in bytes, so that a load never replays too much.
     ///
-    /// Writing a snapshot costs the whole board, so a board compacts once its log is a fair
-    /// share of its snapshot (a quarter), not merely after a fixed number of updates: a large
-    /// board taking many small edits would otherwise rewrite itself again and again (the cost of
-    /// compaction would grow with the square of the edits). The log stays bounded in updates too
-    /// (100× the threshold), so that loading a board never replays too many of them.
+    /// [`HistoryConfig::checkpoint_every`]: crate::history::HistoryConfig::checkpoint_every
     fn should_compact(&self) -> bool {
         let config = &self.ctx.config;
-        let updates = self.log_updates >= config.compact_after_updates
-            && self.log_bytes.saturating_mul(4) >= self.snapshot_bytes;
-        updates
-            || self.log_updates >= config.compact_after_updates.saturating_mul(100)
-            || self.log_bytes >= config.compact_after_bytes
+        let every = config
+            .compact_after_updates
+            .min(self.ctx.history.config().checkpoint_every)
+            .max(1);
+        self.log_updates >= every || self.log_bytes >= config.compact_after_bytes
     }
 
     /// The sync step 2 answering `sv`.
@@ -915,13 +916,6 @@ impl Board {
             .inc_by(produced.entries.iter().map(|e| e.update.len() as u64).sum());
         self.last_seq = Some(seq);
         self.log_updates += produced.entries.len();
-        self.since_checkpoint += produced.entries.len();
-        if self.since_checkpoint >= self.ctx.history.config().checkpoint_every {
-            // Any version must rebuild from a checkpoint plus a bounded number of records;
-            // history writes it from storage, so this room never stalls for it.
-            self.ctx.history.checkpoint_soon(&self.handle.board, seq);
-            self.since_checkpoint = 0;
-        }
         for (update, except) in fold(produced) {
             self.log_bytes += update.len() as u64;
             let frame = Bytes::from(codec::encode_update(&update));
@@ -1072,7 +1066,10 @@ impl Board {
     }
 
     /// Folds the log into one snapshot of the current document.
+    /// Writes a checkpoint of the board now and waits until it is durable (when the board is
+    /// unloaded or the server stops), after any being written in the background.
     async fn checkpoint(&mut self) -> Result<(), Fatal> {
+        self.checkpoint_written().await;
         let Some(through) = self.last_seq.filter(|_| self.log_updates > 0) else {
             return Ok(());
         };
@@ -1097,7 +1094,6 @@ impl Board {
             .await
             .map_err(Fatal::Storage)?;
         self.ctx.metrics.compactions.inc();
-        self.since_checkpoint = 0;
         tracing::info!(
             snapshot_bytes,
             folded_updates = self.log_updates,
@@ -1108,6 +1104,88 @@ impl Board {
         self.log_updates = 0;
         self.log_bytes = 0;
         Ok(())
+    }
+
+    /// Waits for the checkpoint being written in the background, if any.
+    async fn checkpoint_written(&mut self) {
+        if let Some(writing) = self.writing_checkpoint.take() {
+            let _ = writing.await;
+        }
+    }
+
+    /// Starts a checkpoint of the board at its newest stored record. Only encoding the document
+    /// happens on the room's task; checking that the encoding reads back, compressing and
+    /// storing it happen off it, so the board keeps serving. The log holds everything meanwhile,
+    /// so a checkpoint that fails or is cut short by a crash loses nothing. One at a time: while
+    /// one is being written, the next waits for the next batch.
+    fn checkpoint_in_background(&mut self) {
+        if self
+            .writing_checkpoint
+            .as_ref()
+            .is_some_and(|writing| !writing.is_finished())
+        {
+            return;
+        }
+        let Some(through) = self.last_seq.filter(|_| self.log_updates > 0) else {
+            return;
+        };
+        let started = Instant::now();
+        let encoded = catch_unwind(AssertUnwindSafe(|| {
+            self.doc()
+                .transact()
+                .encode_diff_v1(&StateVector::default())
+        }));
+        let Ok(state) = encoded else {
+            tracing::error!(
+                log_updates = self.log_updates,
+                "the board could not be encoded for a checkpoint; keeping its log"
+            );
+            self.log_updates = 0;
+            self.log_bytes = 0;
+            return;
+        };
+        let encode_ms = started.elapsed().as_millis() as u64;
+        let (folded_updates, folded_bytes) = (self.log_updates, self.log_bytes);
+        self.snapshot_bytes = state.len() as u64;
+        self.log_updates = 0;
+        self.log_bytes = 0;
+        let (store, board, metrics) = (
+            self.ctx.store.clone(),
+            self.handle.board.clone(),
+            self.ctx.metrics.clone(),
+        );
+        let span = tracing::Span::current();
+        self.writing_checkpoint = Some(tokio::spawn(
+            async move {
+                let checked = tokio::task::spawn_blocking(move || {
+                    // One that could not be read back would replace a readable log.
+                    codec::decode_update(&state).map(|_| state)
+                })
+                .await;
+                let Ok(Ok(state)) = checked else {
+                    tracing::error!("a checkpoint did not read back; keeping the log");
+                    return;
+                };
+                let snapshot_bytes = state.len();
+                match store.checkpoint(&board, state, through, None).await {
+                    Ok(()) => {
+                        metrics.compactions.inc();
+                        tracing::info!(
+                            snapshot_bytes,
+                            folded_updates,
+                            folded_bytes,
+                            encode_ms,
+                            duration_ms = started.elapsed().as_millis() as u64,
+                            "board checkpointed"
+                        );
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "writing a checkpoint failed; the log is kept")
+                    }
+                }
+            }
+            .instrument(span),
+        ));
     }
 
     /// What a listing shows of the board.
