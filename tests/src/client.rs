@@ -32,6 +32,8 @@ struct State {
     closed: Option<Option<(u16, String)>>,
     /// Awareness messages received.
     awareness_messages: usize,
+    /// Bytes of document updates received (sync step 2 and update messages).
+    update_bytes: usize,
     /// The reasons of the permission-denied messages received.
     denied: Vec<String>,
 }
@@ -79,6 +81,7 @@ impl TestClient {
                 synced: false,
                 closed: None,
                 awareness_messages: 0,
+                update_bytes: 0,
                 denied: Vec::new(),
             }),
             changed: Notify::new(),
@@ -248,6 +251,11 @@ impl TestClient {
         self.shared.state.lock().unwrap().denied.clone()
     }
 
+    /// How many bytes of document updates arrived so far (sync step 2 and updates).
+    pub fn update_bytes(&self) -> usize {
+        self.shared.state.lock().unwrap().update_bytes
+    }
+
     /// How many awareness messages arrived so far.
     pub fn awareness_messages(&self) -> usize {
         self.shared.state.lock().unwrap().awareness_messages
@@ -346,10 +354,14 @@ fn receive(shared: &Shared, out: &mpsc::UnboundedSender<WsMessage>, frame: &[u8]
                 let _ = out.send(WsMessage::Binary(reply.into()));
             }
             Message::Sync(SyncMessage::SyncStep2(update)) => {
+                state.update_bytes += update.len();
                 apply(&state, &update);
                 state.synced = true;
             }
-            Message::Sync(SyncMessage::Update(update)) => apply(&state, &update),
+            Message::Sync(SyncMessage::Update(update)) => {
+                state.update_bytes += update.len();
+                apply(&state, &update);
+            }
             Message::Awareness(update) => {
                 state.awareness_messages += 1;
                 state

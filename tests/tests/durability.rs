@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use parcours_e2e::{ServerProcess, TestClient, TestServer};
 use serde_json::json;
+use yrs::{ReadTxn, Transact};
 
 const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_parcours-under-test");
 
@@ -99,6 +100,56 @@ async fn concurrent_first_connections_to_a_stored_board_all_see_its_content() {
 }
 
 #[tokio::test]
+async fn newcomers_to_a_stored_board_get_it_once_while_it_loads_and_their_edits_reach_everyone() {
+    let server = TestServer::start().await;
+    let url = server.board_url("big");
+    let author = TestClient::connect(&url).await.unwrap();
+    for i in 0..400 {
+        author.push("cards", &format!("card {i}: {}", "a long note ".repeat(20)));
+    }
+    let witness = TestClient::connect(&url).await.unwrap();
+    witness.wait_for("all cards", |c| cards(c) == 400).await;
+    drop((author, witness));
+    // A clean stop stores the board as one checkpoint: what newcomers are sent while it loads.
+    let server = server.restart().await;
+
+    let url = server.board_url("big");
+    let arrivals: Vec<TestClient> =
+        futures_util::future::join_all((0..10).map(|_| TestClient::connect(&url)))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    let state_bytes = arrivals[0].with_doc(|doc| {
+        doc.transact()
+            .encode_state_as_update_v1(&yrs::StateVector::default())
+            .len()
+    });
+    for (i, client) in arrivals.iter().enumerate() {
+        assert_eq!(cards(client), 400);
+        // Their first sync step 1 left before the early state arrived: it is not answered with
+        // the whole board again.
+        client
+            .wait_for("the answer to its step 1", |c| c.update_bytes() > 0)
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            client.update_bytes() < state_bytes * 3 / 2,
+            "newcomer {i} received {} bytes of a {state_bytes}-byte board",
+            client.update_bytes()
+        );
+    }
+    for (i, client) in arrivals.iter().enumerate() {
+        client.push("cards", &format!("from newcomer {i}"));
+    }
+    for client in &arrivals {
+        client
+            .wait_for("every newcomer's card", |c| cards(c) == 410)
+            .await;
+    }
+}
+
+#[tokio::test]
 async fn graceful_shutdown_closes_with_going_away_and_loses_nothing() {
     let server = TestServer::start().await;
     let url = server.board_url("shutdown");
@@ -175,7 +226,7 @@ async fn compacted_and_unloaded_boards_load_back_complete() {
 async fn a_storage_failure_refuses_writes_loses_nothing_stored_and_recovers() {
     use client_protocol::client::{Client, ClientOptions, Status};
     use parcours_e2e::faults::FaultyStore;
-    use yrs::{Array, Transact};
+    use yrs::Array;
 
     let data = tempfile::tempdir().unwrap();
     let store = FaultyStore::open(data.path());

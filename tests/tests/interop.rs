@@ -98,4 +98,12 @@ async fn the_stock_js_client_reads_a_board_larger_than_one_websocket_frame() {
     let output = node::run("reader.mjs", &[server.boards_url(), "large".into()]).await;
     let js = stdout_json(&output);
     assert_eq!(js["notes"].as_str().map(str::len), Some(long.len()));
+
+    // After a restart the stock client is the first on the board: it is sent the stored board
+    // while the server decodes it (and the server's step 1 with it).
+    drop((writer, witness));
+    let server = server.restart().await;
+    let output = node::run("reader.mjs", &[server.boards_url(), "large".into()]).await;
+    let js = stdout_json(&output);
+    assert_eq!(js["notes"].as_str().map(str::len), Some(long.len()));
 }

@@ -19,7 +19,7 @@
 //! closed with [`CloseCode::Resync`]; an update is never dropped silently, and the room never waits
 //! for a slow socket.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ use super::registry::Rooms;
 use crate::config::RoomConfig;
 use crate::history::History;
 use crate::metrics::Metrics;
-use crate::storage::{BoardSummary, Entry, LogSeq, Milestone, Store, StoreError};
+use crate::storage::{BoardSummary, Entry, LogSeq, Milestone, Store, StoreError, StoredBoard};
 use client_protocol::schema::Board as BoardView;
 
 /// What a room needs from the rest of the server.
@@ -146,6 +146,10 @@ struct Board {
     writing_checkpoint: Option<tokio::task::JoinHandle<()>>,
     /// Since when no connection has been in the room.
     idle_since: Option<Instant>,
+    /// Connections sent the whole board while it loaded: their first step 1 was sent before
+    /// they had it, so it is answered against what they were sent (`early_sv`) instead.
+    served_early: HashSet<ConnId>,
+    early_sv: StateVector,
     /// The sync step 2 answering an empty state vector (a newcomer's), encoded once and shared
     /// by every newcomer until the document changes: a crowd joining a large board costs one
     /// encoding and one copy of it in memory, not one each.
@@ -174,11 +178,37 @@ pub(super) async fn run(handle: RoomHandle, commands: mpsc::Receiver<Command>, c
 async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ctx: Context) {
     let started = Instant::now();
     let index = ctx.config.index_for_access;
-    let stored = match load(&handle.board, ctx.store.as_ref(), index).await {
-        Ok(stored) => stored,
-        Err(error) => {
+    let loaded = match ctx.store.load(&handle.board).await {
+        Ok(stored) => {
+            // A board stored as one checkpoint (the usual case once it has been unloaded) is its
+            // whole state as it will be sent: newcomers get it while the document is decoded,
+            // which on a large board takes far longer than reading it.
+            let early_state = match (&stored.snapshot, stored.updates.is_empty()) {
+                (Some(snapshot), true) => early_frames(snapshot),
+                _ => None,
+            };
+            let board = handle.board.clone();
+            let decoding = tokio::task::spawn_blocking(move || decode(&board, stored, index));
+            let capacity = ctx.config.inbox_capacity;
+            let (loaded, early, served) =
+                serve_while_decoding(decoding, &mut commands, early_state.clone(), capacity).await;
+            loaded.map(|loaded| (loaded, early_state, early, served))
+        }
+        Err(error) => Err((error, Vec::new())),
+    };
+    let (stored, early_state, early, served_early) = match loaded {
+        Ok(loaded) => loaded,
+        Err((error, early)) => {
             tracing::error!(%error, "board load failed; refusing its connections");
             ctx.rooms.remove(&handle);
+            for command in early {
+                if let Command::Join { peer, .. } = command {
+                    let _ = peer.kick.send(Kick {
+                        code: CloseCode::BoardUnavailable,
+                        reason: "board unavailable",
+                    });
+                }
+            }
             refuse_all(&mut commands).await;
             return;
         }
@@ -190,6 +220,10 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         log_bytes = stored.log_bytes,
         "board loaded"
     );
+    let early_sv = match served_early.is_empty() {
+        true => StateVector::default(),
+        false => stored.doc.transact().state_vector(),
+    };
     let mut board = Board {
         handle,
         awareness: Awareness::new(stored.doc),
@@ -202,14 +236,17 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         last_seq: stored.last_seq,
         writing_checkpoint: None,
         idle_since: None,
-        full_state: None,
+        early_sv,
+        served_early,
+        // The document is exactly what was stored and sent early.
+        full_state: early_state.map(|frames| frames.step2),
         last_frame_at: None,
         frame_gap: 1.0,
         presence_pending: Vec::new(),
         presence_since: None,
         ctx,
     };
-    match board.serve(&mut commands).await {
+    match board.serve(&mut commands, early).await {
         Ok(Exit::Unloaded) => {
             board.ctx.metrics.unloads.inc();
             tracing::info!(
@@ -289,51 +326,126 @@ struct Loaded {
     log_bytes: u64,
 }
 
-/// Reads `board` from `store` into a document, and its access-control index if `index`.
-async fn load(board: &BoardId, store: &dyn Store, index: bool) -> Result<Loaded, StoreError> {
-    let stored = store.load(board).await?;
-    let board = board.clone();
-    // Decoding a large board is CPU work: keep it off the async workers.
-    tokio::task::spawn_blocking(move || {
-        let corrupt = |reason: String| StoreError::Corrupt {
-            board: board.to_string(),
-            key: "snapshot+log".into(),
-            reason,
-        };
-        let doc = Doc::new();
-        let mut locator = index.then(Locator::new);
-        let applied = catch_unwind(AssertUnwindSafe(|| -> Result<(), StoreError> {
-            let mut txn = doc.transact_mut();
-            for bytes in stored.snapshot.iter().chain(&stored.updates) {
-                let update = match &mut locator {
-                    Some(locator) => {
-                        let (update, blocks) = codec::decode_update_with_blocks(bytes)
-                            .map_err(|e| corrupt(e.to_string()))?;
-                        locator.record(&blocks);
-                        update
-                    }
-                    None => codec::decode_update(bytes).map_err(|e| corrupt(e.to_string()))?,
-                };
-                txn.apply_update(update)
-                    .map_err(|e| corrupt(e.to_string()))?;
-            }
-            Ok(())
-        }));
-        match applied {
-            Ok(Ok(())) => Ok(Loaded {
-                last_seq: stored.last_seq,
-                snapshot_bytes: stored.snapshot.as_ref().map_or(0, Vec::len),
-                log_updates: stored.updates.len(),
-                log_bytes: stored.log_bytes(),
-                doc,
-                locator,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(corrupt("applying the stored updates panicked".into())),
+/// A stored board's whole state as a sync step 2, and its state vector as the server's sync
+/// step 1: what a newcomer is sent while the board is decoded.
+#[derive(Clone)]
+struct EarlyFrames {
+    step2: Bytes,
+    step1: Bytes,
+}
+
+/// The early frames of a board stored as `snapshot` alone. Its state vector is read from the
+/// update's block headers, without integrating anything (a small part of decoding's cost);
+/// `None` if it does not parse (the load will say why).
+fn early_frames(snapshot: &[u8]) -> Option<EarlyFrames> {
+    let parsed = blocks::parse(snapshot).ok()?;
+    let mut sv = StateVector::default();
+    for block in &parsed.blocks {
+        if block.kind == blocks::BlockKind::Skip {
+            return None; // a complete state has no gaps
         }
+        sv.set_max(ClientID::new(block.id.0), block.id.1 + block.len);
+    }
+    Some(EarlyFrames {
+        step2: Bytes::from(codec::encode_sync_step2(snapshot)),
+        step1: Bytes::from(codec::encode_sync_step1(&sv)),
     })
-    .await
-    .map_err(|e| StoreError::Backend(format!("load task failed: {e}").into()))?
+}
+
+/// What arrived while a board was being decoded, and how the decoding ended. With `early_state`
+/// (the board's whole stored state as a sync step 2, and the server's step 1), each newcomer is
+/// sent them at once and let in, so that it is synced before the document is ready; its join,
+/// and everything else that arrives, is kept in order and handled once the board is loaded (the
+/// newcomer then gets presence as usual; what it sends meanwhile waits). At most `capacity`
+/// commands are taken early: past that, senders wait as they would on any busy board.
+async fn serve_while_decoding(
+    mut decoding: tokio::task::JoinHandle<Result<Loaded, StoreError>>,
+    commands: &mut mpsc::Receiver<Command>,
+    early_state: Option<EarlyFrames>,
+    capacity: usize,
+) -> (
+    Result<Loaded, (StoreError, Vec<Command>)>,
+    Vec<Command>,
+    HashSet<ConnId>,
+) {
+    let mut early = Vec::new();
+    let mut served = HashSet::new();
+    let decoded = loop {
+        tokio::select! {
+            biased;
+            decoded = &mut decoding => break decoded,
+            Some(command) = commands.recv(), if early_state.is_some() && early.len() < capacity => {
+                let command = match (command, &early_state) {
+                    (Command::Join { peer, ready }, Some(frames))
+                        if enqueue(&peer.outbound, &peer.queued, frames.step2.clone()).is_ok()
+                            && enqueue(&peer.outbound, &peer.queued, frames.step1.clone())
+                                .is_ok() =>
+                    {
+                        let _ = ready.send(Ok(()));
+                        served.insert(peer.conn);
+                        // Answered: the welcome after the load has nobody to tell.
+                        let (answered, _) = oneshot::channel();
+                        Command::Join { peer, ready: answered }
+                    }
+                    (command, _) => command,
+                };
+                early.push(command);
+            }
+        }
+    };
+    match decoded {
+        Ok(Ok(loaded)) => (Ok(loaded), early, served),
+        Ok(Err(error)) => (Err((error, early)), Vec::new(), served),
+        Err(e) => (
+            Err((
+                StoreError::Backend(format!("load task failed: {e}").into()),
+                early,
+            )),
+            Vec::new(),
+            served,
+        ),
+    }
+}
+
+/// Rebuilds a board's document from what was stored, and its access-control index if `index`.
+/// CPU work: run it on a blocking thread.
+fn decode(board: &BoardId, stored: StoredBoard, index: bool) -> Result<Loaded, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        board: board.to_string(),
+        key: "snapshot+log".into(),
+        reason,
+    };
+    let doc = Doc::new();
+    let mut locator = index.then(Locator::new);
+    let applied = catch_unwind(AssertUnwindSafe(|| -> Result<(), StoreError> {
+        let mut txn = doc.transact_mut();
+        for bytes in stored.snapshot.iter().chain(&stored.updates) {
+            let update = match &mut locator {
+                Some(locator) => {
+                    let (update, blocks) = codec::decode_update_with_blocks(bytes)
+                        .map_err(|e| corrupt(e.to_string()))?;
+                    locator.record(&blocks);
+                    update
+                }
+                None => codec::decode_update(bytes).map_err(|e| corrupt(e.to_string()))?,
+            };
+            txn.apply_update(update)
+                .map_err(|e| corrupt(e.to_string()))?;
+        }
+        Ok(())
+    }));
+    match applied {
+        Ok(Ok(())) => Ok(Loaded {
+            last_seq: stored.last_seq,
+            snapshot_bytes: stored.snapshot.as_ref().map_or(0, Vec::len),
+            log_updates: stored.updates.len(),
+            log_bytes: stored.log_bytes(),
+            doc,
+            locator,
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(corrupt("applying the stored updates panicked".into())),
+    }
 }
 
 /// The access-control index of everything `doc` holds (built once, when an update first needs
@@ -425,11 +537,19 @@ impl Board {
         self.awareness.doc()
     }
 
-    async fn serve(&mut self, commands: &mut mpsc::Receiver<Command>) -> Result<Exit, Fatal> {
+    /// Serves the board: first what arrived while it loaded (`early`), then its inbox.
+    async fn serve(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        early: Vec<Command>,
+    ) -> Result<Exit, Fatal> {
         let mut sweep = tokio::time::interval(self.ctx.config.awareness_timeout / 6);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = self.ctx.shutdown.clone();
         self.idle_since = Some(Instant::now());
+        if !early.is_empty() {
+            self.handle_batch(early).await?;
+        }
         loop {
             let unload_at = self.idle_since.map(|t| t + self.ctx.config.unload_grace);
             let presence_due = self
@@ -571,14 +691,21 @@ impl Board {
         for reply in replies {
             match reply {
                 Reply::Welcome(conn, ready) => {
-                    let sv = self.doc().transact().state_vector();
-                    self.send(conn, codec::encode_sync_step1(&sv).into());
+                    // A newcomer served while the board loaded has had the server's step 1.
+                    if !self.served_early.contains(&conn) {
+                        let sv = self.doc().transact().state_vector();
+                        self.send(conn, codec::encode_sync_step1(&sv).into());
+                    }
                     if let Some(frame) = self.awareness_frame(None) {
                         self.send(conn, frame);
                     }
                     let _ = ready.send(Ok(()));
                 }
                 Reply::Step2(conn, sv) => {
+                    let sv = match self.served_early.remove(&conn) && sv.is_empty() {
+                        true => self.early_sv.clone(),
+                        false => sv,
+                    };
                     if self.conns.contains_key(&conn) {
                         let frame = self.step2_for(&sv);
                         self.send(conn, frame);
@@ -1028,6 +1155,7 @@ impl Board {
         while !victims.is_empty() {
             let mut gone = Vec::new();
             for (id, kick) in victims.drain(..) {
+                self.served_early.remove(&id);
                 if let Some(mut conn) = self.conns.remove(&id) {
                     if let (Some(kick), Some(tx)) = (kick, conn.kick.take()) {
                         tracing::info!(
@@ -1212,27 +1340,31 @@ impl Board {
 
 /// Offers a frame to a connection; returns it as a victim if it cannot take it.
 fn offer(id: ConnId, conn: &Conn, frame: Bytes) -> Option<(ConnId, Option<Kick>)> {
+    enqueue(&conn.outbound, &conn.queued, frame)
+        .err()
+        .map(|kick| (id, kick))
+}
+
+/// Queues `frame` for a connection, within its byte and frame limits; `Err` with the kick to give
+/// it when it is too far behind, or `Err(None)` when it is gone.
+fn enqueue(
+    outbound: &mpsc::Sender<Bytes>,
+    queued: &QueuedBytes,
+    frame: Bytes,
+) -> Result<(), Option<Kick>> {
+    let too_far = Kick {
+        code: CloseCode::Resync,
+        reason: "too far behind; reconnect and resync",
+    };
     let len = frame.len();
-    let queued = conn.queued.bytes.fetch_add(len, Ordering::Relaxed) + len;
-    if queued > conn.queued.limit {
-        conn.queued.bytes.fetch_sub(len, Ordering::Relaxed);
-        return Some((
-            id,
-            Some(Kick {
-                code: CloseCode::Resync,
-                reason: "too far behind; reconnect and resync",
-            }),
-        ));
+    let total = queued.bytes.fetch_add(len, Ordering::Relaxed) + len;
+    if total > queued.limit {
+        queued.bytes.fetch_sub(len, Ordering::Relaxed);
+        return Err(Some(too_far));
     }
-    match conn.outbound.try_send(frame) {
-        Ok(()) => None,
-        Err(TrySendError::Full(_)) => Some((
-            id,
-            Some(Kick {
-                code: CloseCode::Resync,
-                reason: "too far behind; reconnect and resync",
-            }),
-        )),
-        Err(TrySendError::Closed(_)) => Some((id, None)),
+    match outbound.try_send(frame) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => Err(Some(too_far)),
+        Err(TrySendError::Closed(_)) => Err(None),
     }
 }
