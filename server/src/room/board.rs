@@ -44,7 +44,7 @@ use yrs::sync::{Awareness, AwarenessUpdate, Clock};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 use super::handle::{
-    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, QueuedBytes,
+    ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer, QueuedBytes,
     RestoreDone, RestoreError, RoomHandle,
 };
 use super::presence::{self, Presence};
@@ -150,6 +150,8 @@ struct Board {
     /// they had it, so it is answered against what they were sent (`early_sv`) instead.
     served_early: HashSet<ConnId>,
     early_sv: StateVector,
+    /// Connections sent the server's step 1 while the board loaded: not sent it again.
+    welcomed_early: HashSet<ConnId>,
     /// The sync step 2 answering an empty state vector (a newcomer's), encoded once and shared
     /// by every newcomer until the document changes: a crowd joining a large board costs one
     /// encoding and one copy of it in memory, not one each.
@@ -184,24 +186,39 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
             // whole state as it will be sent: newcomers get it while the document is decoded,
             // which on a large board takes far longer than reading it.
             let early_state = match (&stored.snapshot, stored.updates.is_empty()) {
-                (Some(snapshot), true) => early_frames(snapshot),
+                (Some(snapshot), true) => Some(Bytes::from(codec::encode_sync_step2(snapshot))),
+                _ => None,
+            };
+            // The server's step 1 for those newcomers: the stored state's state vector, read from
+            // its block headers beside the decoding (a small part of its cost).
+            let early_step1 = match (&stored.snapshot, &early_state) {
+                (Some(snapshot), Some(_)) => {
+                    let snapshot = snapshot.clone();
+                    Some(tokio::task::spawn_blocking(move || step1_of(&snapshot)))
+                }
                 _ => None,
             };
             let board = handle.board.clone();
             let decoding = tokio::task::spawn_blocking(move || decode(&board, stored, index));
             let capacity = ctx.config.inbox_capacity;
-            let (loaded, early, served) =
-                serve_while_decoding(decoding, &mut commands, early_state.clone(), capacity).await;
-            loaded.map(|loaded| (loaded, early_state, early, served))
+            let (loaded, early) = serve_while_decoding(
+                decoding,
+                &mut commands,
+                early_state.clone(),
+                early_step1,
+                capacity,
+            )
+            .await;
+            loaded.map(|loaded| (loaded, early_state, early))
         }
-        Err(error) => Err((error, Vec::new())),
+        Err(error) => Err((error, Early::default())),
     };
-    let (stored, early_state, early, served_early) = match loaded {
+    let (stored, early_state, early) = match loaded {
         Ok(loaded) => loaded,
         Err((error, early)) => {
             tracing::error!(%error, "board load failed; refusing its connections");
             ctx.rooms.remove(&handle);
-            for command in early {
+            for command in early.commands {
                 if let Command::Join { peer, .. } = command {
                     let _ = peer.kick.send(Kick {
                         code: CloseCode::BoardUnavailable,
@@ -220,7 +237,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         log_bytes = stored.log_bytes,
         "board loaded"
     );
-    let early_sv = match served_early.is_empty() {
+    let early_sv = match early.sent_step2.is_empty() {
         true => StateVector::default(),
         false => stored.doc.transact().state_vector(),
     };
@@ -237,16 +254,17 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         writing_checkpoint: None,
         idle_since: None,
         early_sv,
-        served_early,
+        served_early: early.sent_step2,
+        welcomed_early: early.sent_step1,
         // The document is exactly what was stored and sent early.
-        full_state: early_state.map(|frames| frames.step2),
+        full_state: early_state,
         last_frame_at: None,
         frame_gap: 1.0,
         presence_pending: Vec::new(),
         presence_since: None,
         ctx,
     };
-    match board.serve(&mut commands, early).await {
+    match board.serve(&mut commands, early.commands).await {
         Ok(Exit::Unloaded) => {
             board.ctx.metrics.unloads.inc();
             tracing::info!(
@@ -326,18 +344,10 @@ struct Loaded {
     log_bytes: u64,
 }
 
-/// A stored board's whole state as a sync step 2, and its state vector as the server's sync
-/// step 1: what a newcomer is sent while the board is decoded.
-#[derive(Clone)]
-struct EarlyFrames {
-    step2: Bytes,
-    step1: Bytes,
-}
-
-/// The early frames of a board stored as `snapshot` alone. Its state vector is read from the
-/// update's block headers, without integrating anything (a small part of decoding's cost);
-/// `None` if it does not parse (the load will say why).
-fn early_frames(snapshot: &[u8]) -> Option<EarlyFrames> {
+/// The server's sync step 1 for a board stored as `snapshot` alone: its state vector, read from
+/// the update's block headers without integrating anything. `None` if it does not parse (the load
+/// will say why) or has gaps.
+fn step1_of(snapshot: &[u8]) -> Option<Bytes> {
     let parsed = blocks::parse(snapshot).ok()?;
     let mut sv = StateVector::default();
     for block in &parsed.blocks {
@@ -346,63 +356,88 @@ fn early_frames(snapshot: &[u8]) -> Option<EarlyFrames> {
         }
         sv.set_max(ClientID::new(block.id.0), block.id.1 + block.len);
     }
-    Some(EarlyFrames {
-        step2: Bytes::from(codec::encode_sync_step2(snapshot)),
-        step1: Bytes::from(codec::encode_sync_step1(&sv)),
-    })
+    Some(Bytes::from(codec::encode_sync_step1(&sv)))
+}
+
+/// What a room took in while its board was being decoded.
+#[derive(Default)]
+struct Early {
+    /// Every command, in order, to handle once the board is loaded.
+    commands: Vec<Command>,
+    /// Newcomers sent the stored board (a sync step 2).
+    sent_step2: HashSet<ConnId>,
+    /// Newcomers also sent the server's step 1.
+    sent_step1: HashSet<ConnId>,
 }
 
 /// What arrived while a board was being decoded, and how the decoding ended. With `early_state`
-/// (the board's whole stored state as a sync step 2, and the server's step 1), each newcomer is
-/// sent them at once and let in, so that it is synced before the document is ready; its join,
-/// and everything else that arrives, is kept in order and handled once the board is loaded (the
-/// newcomer then gets presence as usual; what it sends meanwhile waits). At most `capacity`
-/// commands are taken early: past that, senders wait as they would on any busy board.
+/// (the board's whole stored state as a sync step 2), each newcomer is sent it at once and let
+/// in, so that it is synced before the document is ready, and the server's step 1 as soon as
+/// `early_step1` has read it. Its join, and everything else that arrives, is kept in order and
+/// handled once the board is loaded (the newcomer then gets presence as usual; what it sends
+/// meanwhile waits). At most `capacity` commands are taken early: past that, senders wait as
+/// they would on any busy board.
 async fn serve_while_decoding(
     mut decoding: tokio::task::JoinHandle<Result<Loaded, StoreError>>,
     commands: &mut mpsc::Receiver<Command>,
-    early_state: Option<EarlyFrames>,
+    early_state: Option<Bytes>,
+    mut early_step1: Option<tokio::task::JoinHandle<Option<Bytes>>>,
     capacity: usize,
-) -> (
-    Result<Loaded, (StoreError, Vec<Command>)>,
-    Vec<Command>,
-    HashSet<ConnId>,
-) {
-    let mut early = Vec::new();
-    let mut served = HashSet::new();
+) -> (Result<Loaded, (StoreError, Early)>, Early) {
+    let mut early = Early::default();
+    let mut step1: Option<Bytes> = None;
+    // Sends the step 1 to a newcomer that has had the step 2.
+    let send_step1 = |peer: &Peer, step1: &Bytes, early_sent: &mut HashSet<ConnId>| {
+        if enqueue(&peer.outbound, &peer.queued, step1.clone()).is_ok() {
+            early_sent.insert(peer.conn);
+        }
+    };
     let decoded = loop {
         tokio::select! {
             biased;
             decoded = &mut decoding => break decoded,
-            Some(command) = commands.recv(), if early_state.is_some() && early.len() < capacity => {
+            read = async { early_step1.as_mut().expect("guarded").await }, if early_step1.is_some() => {
+                early_step1 = None;
+                step1 = read.ok().flatten();
+                if let Some(step1) = &step1 {
+                    for command in &early.commands {
+                        if let Command::Join { peer, .. } = command {
+                            if early.sent_step2.contains(&peer.conn) {
+                                send_step1(peer, step1, &mut early.sent_step1);
+                            }
+                        }
+                    }
+                }
+            }
+            Some(command) = commands.recv(), if early_state.is_some() && early.commands.len() < capacity => {
                 let command = match (command, &early_state) {
-                    (Command::Join { peer, ready }, Some(frames))
-                        if enqueue(&peer.outbound, &peer.queued, frames.step2.clone()).is_ok()
-                            && enqueue(&peer.outbound, &peer.queued, frames.step1.clone())
-                                .is_ok() =>
+                    (Command::Join { peer, ready }, Some(state))
+                        if enqueue(&peer.outbound, &peer.queued, state.clone()).is_ok() =>
                     {
                         let _ = ready.send(Ok(()));
-                        served.insert(peer.conn);
+                        early.sent_step2.insert(peer.conn);
+                        if let Some(step1) = &step1 {
+                            send_step1(&peer, step1, &mut early.sent_step1);
+                        }
                         // Answered: the welcome after the load has nobody to tell.
                         let (answered, _) = oneshot::channel();
                         Command::Join { peer, ready: answered }
                     }
                     (command, _) => command,
                 };
-                early.push(command);
+                early.commands.push(command);
             }
         }
     };
     match decoded {
-        Ok(Ok(loaded)) => (Ok(loaded), early, served),
-        Ok(Err(error)) => (Err((error, early)), Vec::new(), served),
+        Ok(Ok(loaded)) => (Ok(loaded), early),
+        Ok(Err(error)) => (Err((error, early)), Early::default()),
         Err(e) => (
             Err((
                 StoreError::Backend(format!("load task failed: {e}").into()),
                 early,
             )),
-            Vec::new(),
-            served,
+            Early::default(),
         ),
     }
 }
@@ -691,8 +726,8 @@ impl Board {
         for reply in replies {
             match reply {
                 Reply::Welcome(conn, ready) => {
-                    // A newcomer served while the board loaded has had the server's step 1.
-                    if !self.served_early.contains(&conn) {
+                    // A newcomer served while the board loaded may have had the server's step 1.
+                    if !self.welcomed_early.remove(&conn) {
                         let sv = self.doc().transact().state_vector();
                         self.send(conn, codec::encode_sync_step1(&sv).into());
                     }
@@ -1156,6 +1191,7 @@ impl Board {
             let mut gone = Vec::new();
             for (id, kick) in victims.drain(..) {
                 self.served_early.remove(&id);
+                self.welcomed_early.remove(&id);
                 if let Some(mut conn) = self.conns.remove(&id) {
                     if let (Some(kick), Some(tx)) = (kick, conn.kick.take()) {
                         tracing::info!(
