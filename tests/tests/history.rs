@@ -365,6 +365,17 @@ async fn a_diff_says_what_changed_and_who_did_it_and_milestones_name_versions() 
     assert_eq!(diff["changes"][0]["change"], "cardAdded", "{diff}");
     assert_eq!(diff["changes"][0]["authors"][0]["name"], "Ana", "{diff}");
 
+    // Addressed by time: the board as it was then.
+    let (status, future) = version(&server, "diffs", "2100-01-01T00:00:00Z").await;
+    assert_eq!((status, cards(&future)), (StatusCode::OK, 0), "{future}");
+    assert_eq!(future, board_json(&server, "diffs").await);
+    let (status, past) = version(&server, "diffs", "2000-01-01T00:00:00Z").await;
+    assert_eq!((status, cards(&past)), (StatusCode::OK, 0), "{past}");
+    assert!(
+        past["stages"].as_array().is_none_or(Vec::is_empty),
+        "{past}"
+    );
+
     // The delete-only change is a version of its own.
     let (_, with_card) = version(&server, "diffs", &addition.to_string()).await;
     let (_, without) = version(&server, "diffs", &deletion.to_string()).await;

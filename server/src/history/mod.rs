@@ -67,6 +67,9 @@ pub enum HistoryError {
     Rebuild(String),
 }
 
+/// Records read from storage at a time when searching the log newest first.
+pub const SCAN_CHUNK: usize = 1024;
+
 /// A board as it was right after one log record.
 #[derive(Debug)]
 pub struct Version {
@@ -308,20 +311,31 @@ impl History {
             return Ok(seq);
         }
         if let Ok(at_ms) = rfc3339_ms(spec) {
-            let records = self
-                .store
-                .log(
-                    board,
-                    LogQuery {
-                        newest_first: true,
-                        ..LogQuery::default()
-                    },
-                )
-                .await?;
-            return Ok(records
-                .iter()
-                .find(|r| r.meta.time_ms <= at_ms)
-                .map_or(0, |r| r.seq));
+            // Newest first, a chunk at a time: a recent time reads only the records after it.
+            let mut through = None;
+            loop {
+                let records = self
+                    .store
+                    .log(
+                        board,
+                        LogQuery {
+                            through,
+                            limit: SCAN_CHUNK,
+                            newest_first: true,
+                            ..LogQuery::default()
+                        },
+                    )
+                    .await?;
+                if let Some(found) = records.iter().find(|r| r.meta.time_ms <= at_ms) {
+                    return Ok(found.seq);
+                }
+                match records.last() {
+                    Some(oldest) if records.len() == SCAN_CHUNK && oldest.seq > 0 => {
+                        through = Some(oldest.seq - 1);
+                    }
+                    _ => return Ok(0), // before the first record: the empty board
+                }
+            }
         }
         let milestones = self.store.milestones(board).await?;
         milestones

@@ -25,14 +25,13 @@ use super::AppState;
 use crate::auth::{Credential, Role};
 use crate::export;
 use crate::history::sessions::{sessions, Session};
-use crate::history::{rfc3339_ms, CreditedChange, History, Version};
+use crate::history::{rfc3339_ms, CreditedChange, History, Version, SCAN_CHUNK};
 use crate::room::{ApiRequest, RestoreError};
 use crate::storage::{Author, ForkedFrom, LogQuery, LogSeq, Milestone, MilestoneKind};
 
 /// Most history entries one page holds.
 const MAX_PAGE: usize = 500;
-/// Records read from storage at a time while filling a page.
-const SCAN_CHUNK: usize = 1024;
+
 /// Longest milestone name.
 const MAX_MILESTONE_CHARS: usize = 200;
 
