@@ -384,6 +384,44 @@ mod tests {
     }
 
     #[test]
+    fn the_store_is_sled_in_the_data_dir_unless_store_names_a_sled_path_or_a_redis_url() {
+        let default = config(&["--data-dir", "/srv/boards"]).unwrap();
+        assert_eq!(default.store, StoreConfig::Sled);
+        assert_eq!(default.data_dir, PathBuf::from("/srv/boards"));
+
+        let sled = config(&["--store", "sled:/var/lib/parcours"]).unwrap();
+        assert_eq!(sled.store, StoreConfig::Sled);
+        assert_eq!(sled.data_dir, PathBuf::from("/var/lib/parcours"));
+
+        let redis = config(&["--store", "redis://10.0.0.5:6379/2"]).unwrap();
+        assert_eq!(
+            redis.store,
+            StoreConfig::Redis {
+                url: "redis://10.0.0.5:6379/2".into(),
+                allow_unsafe_persistence: false,
+            }
+        );
+        let unsafe_redis = config(&[
+            "--store",
+            "redis://10.0.0.5",
+            "--redis-allow-unsafe-persistence",
+        ])
+        .unwrap();
+        assert!(matches!(
+            unsafe_redis.store,
+            StoreConfig::Redis {
+                allow_unsafe_persistence: true,
+                ..
+            }
+        ));
+
+        for bad in ["postgres://db", "sled:", "./data"] {
+            let refused = config(&["--store", bad]).unwrap_err();
+            assert!(refused.contains("--store"), "{bad}: {refused}");
+        }
+    }
+
+    #[test]
     fn a_short_admin_key_stops_the_server_from_starting() {
         let refused = config(&["--admin-key", "hunter2"]).unwrap_err();
         assert!(refused.contains("at least 32 bytes"), "{refused}");

@@ -65,7 +65,8 @@ impl RedisServer {
         Self::start_with(&[])
     }
 
-    /// [`RedisServer::start`] with some settings changed (`("appendfsync", "everysec")`).
+    /// [`RedisServer::start`] with some settings changed (`("appendfsync", "everysec")`, or
+    /// `("rename-command", "CONFIG \"\"")` to disable `CONFIG` as managed services do).
     pub fn start_with(overrides: &[(&str, &str)]) -> Self {
         ensure_installed();
         let port = {
@@ -117,7 +118,15 @@ impl RedisServer {
         }
         let mut command = Command::new(DEBIAN_REDIS_SERVER);
         for (name, value) in &settings {
-            command.arg(format!("--{name}")).arg(value);
+            command.arg(format!("--{name}"));
+            if value.is_empty() {
+                command.arg("");
+            }
+            // A setting with several arguments (`rename-command CONFIG ""`): one each, `""`
+            // standing for an empty one.
+            for part in value.split_whitespace() {
+                command.arg(if part == "\"\"" { "" } else { part });
+            }
         }
         let child = command
             .stdin(Stdio::null())

@@ -75,6 +75,15 @@ async fn two_participants_converge_on_a_board_stored_in_redis_and_a_restarted_se
     let (status, body) = parcours_e2e::http_get(server.addr, "/api/boards").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"workshop\""), "{body}");
+    // History reads the stream: every update, and any version rebuilt from it.
+    let (status, body) = parcours_e2e::http_get(server.addr, "/api/boards/workshop/history").await;
+    assert_eq!(status, 200, "{body}");
+    let history: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(history["head"], 3, "{history}");
+    assert_eq!(history["entries"].as_array().map(Vec::len), Some(3));
+    let (status, body) =
+        parcours_e2e::http_get(server.addr, "/api/boards/workshop/history/versions/2").await;
+    assert_eq!(status, 200, "{body}");
     server.stop().await;
 }
 
@@ -209,6 +218,25 @@ async fn the_server_refuses_to_start_on_a_redis_that_fsyncs_every_second_and_sta
         .unwrap();
     witness.wait_for("the card", |c| cards(c) == 1).await;
     assert!(process.terminate().success());
+}
+
+#[tokio::test]
+async fn a_redis_whose_config_command_is_disabled_is_refused_with_a_message_saying_what_to_check() {
+    let redis = RedisServer::start_with(&[("rename-command", "CONFIG \"\"")]);
+    let refused = RedisStore::open(&redis.url(), false)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        refused.contains("CONFIG GET failed")
+            && refused.contains("appendfsync always")
+            && refused.contains("--redis-allow-unsafe-persistence"),
+        "{refused}"
+    );
+    // The operator who checked the service's settings by other means may go on.
+    let store = RedisStore::open(&redis.url(), true).await.unwrap();
+    assert!(store.load(&board("any")).await.unwrap().updates.is_empty());
 }
 
 #[tokio::test]
