@@ -11,7 +11,8 @@ use client_protocol::BoardId;
 use parcours_e2e::redis::RedisServer;
 use parcours_e2e::{ServerProcess, TestClient, TestServer, PATIENCE};
 use parcours_server::storage::{
-    Author, Entry, LogQuery, Milestone, MilestoneKind, RedisStore, Store, StoreError, UpdateMeta,
+    Author, BoardSummary, Entry, LogQuery, Milestone, MilestoneKind, RedisStore, Store, StoreError,
+    UpdateMeta,
 };
 
 const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_parcours-under-test");
@@ -147,6 +148,23 @@ async fn kill_dash_nine_of_redis_after_acknowledged_edits_loses_nothing_another_
     let writer = writing.await.unwrap();
     redis.restart_same_dir();
     drop((writer, observer));
+
+    // The same server reconnects to the restarted Redis and serves the board again.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let ok = match TestClient::connect(&url).await {
+            Ok(client) => {
+                let stored = strings(client.array("cards"));
+                seen.iter().all(|card| stored.contains(card))
+            }
+            Err(_) => false,
+        };
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the board did not come back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     server.stop().await;
 
     // A fresh server reads the board from what Redis recovered from its AOF.
@@ -309,6 +327,17 @@ async fn a_stale_checkpoint_never_replaces_a_newer_one() {
     assert_eq!(stored.snapshot.as_deref(), Some(&b"newer"[..]));
     assert_eq!(stored.updates, vec![vec![9], vec![10]]);
     assert_eq!(stored.last_seq, Some(10));
+    // The same position again is the same document: written, and its summary recorded.
+    let summary = BoardSummary {
+        title: "Q3".into(),
+        ..BoardSummary::default()
+    };
+    store
+        .checkpoint(&b, b"newer".to_vec(), 8, Some(summary.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.record(&b).await.unwrap().unwrap().summary, summary);
+    assert_eq!(store.checkpoints(&b).await.unwrap(), vec![8]);
     // A checkpoint past the end of the log would hide later appends: an error.
     assert!(store
         .checkpoint(&b, b"future".to_vec(), 11, None)

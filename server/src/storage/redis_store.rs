@@ -185,8 +185,10 @@ return out
     )
 });
 
-/// Stores a checkpoint only if it is newer than the newest one (compare-and-set on the
-/// position): a stale writer, such as a slow compactor, never replaces a newer checkpoint. A
+/// Stores a checkpoint only if it is not older than the newest one (compare-and-set on the
+/// position): a stale writer, such as a slow compactor, never replaces a newer checkpoint. One at
+/// the same position is the same document, so it is written again (with its summary, which the
+/// room gives only to its final checkpoint). A
 /// checkpoint past the last position handed out is refused as an error. With a summary, also
 /// updates the board's record. Returns 1 if stored, 0 if stale.
 ///
@@ -200,7 +202,7 @@ if through > tonumber(redis.call('GET', KEYS[5]) or '0') then
   return redis.error_reply('checkpoint at ' .. ARGV[1] .. ' is past the end of the log')
 end
 local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if top[2] and tonumber(top[2]) >= through then return 0 end
+if top[2] and tonumber(top[2]) > through then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
 if ARGV[3] ~= '' then
