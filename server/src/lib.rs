@@ -53,8 +53,9 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("could not open storage: {0}")]
     Storage(#[from] StoreError),
-    /// Redis could not be used as the store (unreachable, or it would lose acknowledged writes).
-    #[error("could not use Redis: {0}")]
+    /// Redis could not be used as the store (unreachable, or it would lose acknowledged writes);
+    /// its own message says which, and what to do.
+    #[error(transparent)]
     Redis(#[from] RedisStoreError),
     /// The listener failed.
     #[error("listener failed: {0}")]

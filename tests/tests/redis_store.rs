@@ -436,3 +436,24 @@ async fn history_reads_records_with_their_authors_and_thinning_is_refused_as_uns
     // A board created again continues after the positions it had: no version is reused.
     assert_eq!(store.append(&b, &by("cleo", &[b"c1"])).await.unwrap(), 5);
 }
+
+#[tokio::test]
+async fn an_unreachable_redis_is_reported_at_once_rather_than_retried_for_minutes() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let refused = RedisStore::open(&format!("redis://127.0.0.1:{port}"), false)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(started.elapsed() < PATIENCE, "{:?}", started.elapsed());
+    assert!(
+        refused.contains(&format!("connecting to Redis at redis://127.0.0.1:{port}")),
+        "{refused}"
+    );
+}

@@ -48,6 +48,10 @@ const BOARDS_KEY: &str = "parcours:boards";
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the connection manager tries to reconnect before a command fails...
+const RECONNECT_RETRIES: usize = 3;
+/// ...waiting at most this long (ms) between tries.
+const RECONNECT_MAX_DELAY_MS: u64 = 1_000;
 
 /// Why a Redis store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -291,10 +295,23 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(connect)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(RESPONSE_TIMEOUT)
-            .set_connection_timeout(CONNECT_TIMEOUT);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(connect)?;
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            // Few retries with short pauses: a write waiting on a lost Redis fails (its board
+            // closes and reloads later) rather than holding the room for minutes.
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(RECONNECT_MAX_DELAY_MS);
+        // The manager retries its first connection too; an operator starting the server
+        // against an unreachable Redis should hear about it at once.
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| RedisStoreError::Connect {
+            url: redacted(url),
+            reason: format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+        })?
+        .map_err(connect)?;
         let store = RedisStore { conn };
         match store.check_persistence().await {
             Ok(()) => {}
