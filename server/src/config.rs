@@ -29,6 +29,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PARCOURS_DATA_DIR", default_value = "./parcours-data")]
     pub data_dir: PathBuf,
 
+    /// Where boards are stored: `sled:PATH` (the embedded database; the default, in
+    /// `--data-dir`) or a `redis://…` / `rediss://…` URL (STORAGE.md, "Redis").
+    #[arg(long, env = "PARCOURS_STORE", value_parser = StoreArg::parse)]
+    pub store: Option<StoreArg>,
+
+    /// Run on a Redis that does not fsync every write or may evict keys (or whose CONFIG is
+    /// disabled, as on some managed services): acknowledged edits may then be lost.
+    #[arg(long, env = "PARCOURS_REDIS_ALLOW_UNSAFE_PERSISTENCE")]
+    pub redis_allow_unsafe_persistence: bool,
+
     /// Log format.
     #[arg(
         long,
@@ -108,6 +118,50 @@ pub struct ServeArgs {
     pub allowed_origins: Vec<String>,
 }
 
+/// The value of `--store`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreArg {
+    /// `sled:PATH`: the embedded database in that directory.
+    Sled(PathBuf),
+    /// `redis://…` or `rediss://…` (also `redis+unix://`, `unix://`).
+    Redis(String),
+}
+
+impl StoreArg {
+    /// Parses `sled:PATH` or a Redis URL.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if let Some(path) = value.strip_prefix("sled:") {
+            if path.is_empty() {
+                return Err("sled: needs a directory, as in sled:./parcours-data".into());
+            }
+            return Ok(StoreArg::Sled(PathBuf::from(path)));
+        }
+        if ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|scheme| value.starts_with(scheme))
+        {
+            return Ok(StoreArg::Redis(value.to_owned()));
+        }
+        Err(format!(
+            "{value:?}: expected sled:PATH or a redis://host:port URL"
+        ))
+    }
+}
+
+/// Which store [`crate::run`] opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// sled in [`ServerConfig::data_dir`].
+    Sled,
+    /// Redis at this URL.
+    Redis {
+        /// `redis://…`.
+        url: String,
+        /// Start even if Redis may lose acknowledged writes (logs a loud warning).
+        allow_unsafe_persistence: bool,
+    },
+}
+
 /// Why the flags do not make a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -133,6 +187,16 @@ impl ServeArgs {
     /// The server configuration these flags describe (reading the token public key file).
     pub fn server_config(&self) -> Result<ServerConfig, ConfigError> {
         let mut config = ServerConfig::new(self.data_dir.clone());
+        match &self.store {
+            None => {}
+            Some(StoreArg::Sled(path)) => config.data_dir = path.clone(),
+            Some(StoreArg::Redis(url)) => {
+                config.store = StoreConfig::Redis {
+                    url: url.clone(),
+                    allow_unsafe_persistence: self.redis_allow_unsafe_persistence,
+                }
+            }
+        }
         config.connection.limits.max_message_bytes = self.max_message_bytes;
         config.connection.messages_per_second = self.messages_per_second;
         config.connection.message_burst = self.message_burst;
@@ -184,6 +248,8 @@ pub struct ServerConfig {
     pub access: AccessConfig,
     /// How board history is kept.
     pub history: HistoryConfig,
+    /// Where boards are stored (sled in `data_dir` by default).
+    pub store: StoreConfig,
 }
 
 impl ServerConfig {
@@ -197,6 +263,7 @@ impl ServerConfig {
             max_body_bytes: crate::http::api::DEFAULT_MAX_BODY_BYTES,
             access: AccessConfig::default(),
             history: HistoryConfig::default(),
+            store: StoreConfig::Sled,
         }
     }
 }
@@ -314,6 +381,44 @@ mod tests {
             .map_err(|e| e.to_string())?
             .args;
         args.server_config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_store_is_sled_in_the_data_dir_unless_store_names_a_sled_path_or_a_redis_url() {
+        let default = config(&["--data-dir", "/srv/boards"]).unwrap();
+        assert_eq!(default.store, StoreConfig::Sled);
+        assert_eq!(default.data_dir, PathBuf::from("/srv/boards"));
+
+        let sled = config(&["--store", "sled:/var/lib/parcours"]).unwrap();
+        assert_eq!(sled.store, StoreConfig::Sled);
+        assert_eq!(sled.data_dir, PathBuf::from("/var/lib/parcours"));
+
+        let redis = config(&["--store", "redis://10.0.0.5:6379/2"]).unwrap();
+        assert_eq!(
+            redis.store,
+            StoreConfig::Redis {
+                url: "redis://10.0.0.5:6379/2".into(),
+                allow_unsafe_persistence: false,
+            }
+        );
+        let unsafe_redis = config(&[
+            "--store",
+            "redis://10.0.0.5",
+            "--redis-allow-unsafe-persistence",
+        ])
+        .unwrap();
+        assert!(matches!(
+            unsafe_redis.store,
+            StoreConfig::Redis {
+                allow_unsafe_persistence: true,
+                ..
+            }
+        ));
+
+        for bad in ["postgres://db", "sled:", "./data"] {
+            let refused = config(&["--store", bad]).unwrap_err();
+            assert!(refused.contains("--store"), "{bad}: {refused}");
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   `rate`: the token bucket that paces a connection's incoming messages.
 //! - `room`: one task per loaded board, owning its Yjs document and presence; its file
 //!   `room/board.rs` holds a board's whole lifecycle.
-//! - [`storage`]: the [`storage::Store`] interface and its sled implementation with group commit.
+//! - [`storage`]: the [`storage::Store`] interface, its sled implementation with group commit, and
+//!   its Redis implementation (`--store redis://…`).
 //! - [`ops`]: operator tools on a data directory (`fsck`, `backup`, `restore`).
 //! - [`metrics`]: counters and histograms served at `/metrics`.
 //! - [`telemetry`]: log set-up for the binary.
@@ -44,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::ServerConfig;
-use storage::{SledStore, Store, StoreError};
+use storage::{RedisStore, RedisStoreError, SledStore, Store, StoreError};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -52,21 +53,42 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("could not open storage: {0}")]
     Storage(#[from] StoreError),
+    /// Redis could not be used as the store (unreachable, or it would lose acknowledged writes);
+    /// its own message says which, and what to do.
+    #[error(transparent)]
+    Redis(#[from] RedisStoreError),
     /// The listener failed.
     #[error("listener failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Serves boards on `listener`, storing them in sled under `config.data_dir`, until `shutdown`
-/// is cancelled; then stops accepting, closes every socket with 1001, waits for rooms to write
-/// their last checkpoint, flushes storage and returns.
+/// Serves boards on `listener`, storing them as `config.store` says (sled under
+/// `config.data_dir` by default, or Redis), until `shutdown` is cancelled; then stops accepting,
+/// closes every socket with 1001, waits for rooms to write their last checkpoint, flushes storage
+/// and returns.
 pub async fn run(
     listener: TcpListener,
-    config: ServerConfig,
+    mut config: ServerConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let store = SledStore::open(&config.data_dir)?;
-    run_with_store(listener, config, Arc::new(store), shutdown).await
+    let store: Arc<dyn Store> = match &config.store {
+        config::StoreConfig::Sled => Arc::new(SledStore::open(&config.data_dir)?),
+        config::StoreConfig::Redis {
+            url,
+            allow_unsafe_persistence,
+        } => {
+            let store = RedisStore::open(url, *allow_unsafe_persistence).await?;
+            if !config.history.retention_interval.is_zero() {
+                // Thinning rewrites the log in place, which a stream cannot do (STORAGE.md).
+                tracing::info!(
+                    "history retention is not supported on Redis yet: every update is kept"
+                );
+                config.history.retention_interval = std::time::Duration::ZERO;
+            }
+            Arc::new(store)
+        }
+    };
+    run_with_store(listener, config, store, shutdown).await
 }
 
 /// [`run`] on any [`Store`].

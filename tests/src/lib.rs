@@ -10,6 +10,8 @@
 //! - [`python`]: runs the real Python client (`pycrdt` + `pycrdt-websocket` from PyPI) installed
 //!   from `tests/py/requirements.txt` into a virtual environment.
 //! - [`access`]: a server that requires tokens, and tokens for it.
+//! - [`redis`]: a real `redis-server` (Debian's, installed on first use) on a free loopback port,
+//!   with `kill -9` and restart on the same directory.
 //! - [`browser`]: real headless Chromium (Debian's package, installed on first use) driving the
 //!   browser client through playwright-core.
 
@@ -20,6 +22,7 @@ pub mod faults;
 pub mod node;
 pub mod process;
 pub mod python;
+pub mod redis;
 pub mod server;
 
 pub use client::TestClient;

@@ -1,4 +1,4 @@
-//! The server in-process, on port 0, with a real temp sled directory.
+//! The server in-process, on port 0, with a real temp sled directory (or a real Redis).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,19 @@ impl TestServer {
         let mut config = ServerConfig::new(temp.path().to_path_buf());
         adjust(&mut config);
         Self::launch(config, Some(temp)).await
+    }
+
+    /// Starts a server storing in the Redis at `url` (`--store redis://…`), letting the test
+    /// adjust the rest of the configuration.
+    pub async fn start_on_redis(url: &str, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_with(|config| {
+            config.store = parcours_server::config::StoreConfig::Redis {
+                url: url.to_owned(),
+                allow_unsafe_persistence: false,
+            };
+            adjust(config);
+        })
+        .await
     }
 
     /// Starts a server on a store the caller made (for fault injection), in `dir`.

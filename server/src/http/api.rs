@@ -254,6 +254,11 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "board_unavailable"),
             ApiError::Access(refused) => (super::credentials::status(refused), refused.code()),
             ApiError::TokensUnavailable => (StatusCode::CONFLICT, "tokens_unavailable"),
+            // A store that cannot do this yet (history thinning on Redis): 501, not a failure.
+            ApiError::Storage(StoreError::Unsupported(_))
+            | ApiError::History(HistoryError::Store(StoreError::Unsupported(_))) => {
+                (StatusCode::NOT_IMPLEMENTED, "not_supported_by_store")
+            }
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             ApiError::Export(_) => (StatusCode::INTERNAL_SERVER_ERROR, "export_failed"),
             ApiError::History(HistoryError::UnknownVersion(_)) => {

@@ -6,11 +6,13 @@
 //! [`Store::append`] returns `Ok`, the updates are on stable storage and survive a crash of the
 //! process (`kill -9`) or of the machine. The server sends an update to anyone only after that.
 //!
-//! [`sled_store::SledStore`] is the embedded default; `STORAGE.md` documents its on-disk layout.
+//! [`sled_store::SledStore`] is the embedded default; [`redis_store::RedisStore`] keeps boards in
+//! Redis (one stream per board as its log); `STORAGE.md` documents both layouts.
 
 mod group_commit;
 mod history;
 mod record;
+pub mod redis_store;
 pub mod sled_store;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use client_protocol::BoardId;
 use serde::{Deserialize, Serialize};
 
 pub use history::{Author, Entry, LogQuery, LogRecord, Milestone, MilestoneKind, UpdateMeta};
+pub use redis_store::{RedisStore, RedisStoreError};
 pub use sled_store::{SledStore, TreeFootprint};
 
 /// Position of an update in a board's log. Positions increase with every append to a board.
@@ -104,6 +107,10 @@ pub enum StoreError {
     /// The store has been closed.
     #[error("the store is closed")]
     Closed,
+    /// This store cannot do that (yet): said plainly rather than pretended. The API answers
+    /// 501 `not_supported_by_store`.
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
 }
 
 impl From<sled::Error> for StoreError {

@@ -51,6 +51,25 @@ impl Info {
         out
     }
 
+    /// A single update's record in two parts, before and after its author index, for a writer
+    /// that learns the index only where it stores the record (the Redis store's append script
+    /// numbers new authors atomically with the append). `None` for summaries.
+    pub fn encode_around_author(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let (Some(role), Some(conn), [_], 1) =
+            (self.role, self.conn, self.authors.as_slice(), self.updates)
+        else {
+            return None;
+        };
+        let mut before = Vec::with_capacity(12);
+        before.push(SINGLE);
+        write_var(&mut before, self.time_ms);
+        before.push(Role::ALL.iter().position(|r| *r == role).unwrap_or(0) as u8);
+        let mut after = Vec::with_capacity(8);
+        write_var(&mut after, conn);
+        write_var(&mut after, self.bytes);
+        Some((before, after))
+    }
+
     pub fn decode(mut raw: &[u8]) -> Option<Info> {
         let buf = &mut raw;
         let (&format, rest) = buf.split_first()?;
@@ -114,6 +133,24 @@ mod tests {
         let raw = info.encode();
         assert!(raw.len() <= 16, "{} bytes", raw.len());
         assert_eq!(Info::decode(&raw), Some(info));
+    }
+
+    #[test]
+    fn a_record_split_around_its_author_is_the_record_with_the_index_between() {
+        let info = Info {
+            time_ms: 1_790_000_000_000,
+            first_ms: 1_790_000_000_000,
+            role: Some(Role::Facilitator),
+            conn: Some(300),
+            authors: vec![200],
+            bytes: 70_000,
+            updates: 1,
+        };
+        let (before, after) = info.encode_around_author().unwrap();
+        let mut joined = before;
+        write_var(&mut joined, 200);
+        joined.extend_from_slice(&after);
+        assert_eq!(joined, info.encode());
     }
 
     #[test]

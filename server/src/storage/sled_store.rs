@@ -135,7 +135,8 @@ fn corrupt(board: &BoardId, key: String, reason: impl ToString) -> StoreError {
 }
 
 /// A checkpoint record for `state`: its format byte, then the state, compressed if it is large.
-fn encode_checkpoint(state: &[u8]) -> Vec<u8> {
+/// Shared with the Redis store, which keeps checkpoints in the same form.
+pub(super) fn encode_checkpoint(state: &[u8]) -> Vec<u8> {
     if state.len() >= COMPRESS_FROM {
         if let Ok(packed) = zstd::bulk::compress(state, ZSTD_LEVEL) {
             let mut record = Vec::with_capacity(packed.len() + 1);
@@ -151,7 +152,15 @@ fn encode_checkpoint(state: &[u8]) -> Vec<u8> {
 }
 
 fn decode_checkpoint(board: &BoardId, seq: LogSeq, value: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let key = || format!("{CHECKPOINT_TREE}/{board}/{seq}");
+    decode_checkpoint_at(board, || format!("{CHECKPOINT_TREE}/{board}/{seq}"), value)
+}
+
+/// The state in a checkpoint record written by [`encode_checkpoint`]; `key` names it in errors.
+pub(super) fn decode_checkpoint_at(
+    board: &BoardId,
+    key: impl Fn() -> String,
+    value: &[u8],
+) -> Result<Vec<u8>, StoreError> {
     match value {
         [CHECKPOINT_RAW, state @ ..] => Ok(state.to_vec()),
         [CHECKPOINT_ZSTD, packed @ ..] => {

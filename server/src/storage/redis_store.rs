@@ -1,0 +1,805 @@
+//! Boards in Redis: one stream per board as its log, everything else in keys beside it.
+//!
+//! Every key of a board carries the board id as a Redis Cluster hash tag (`{id}`), so that the
+//! scripts below, which touch several keys of one board, stay on one slot; `STORAGE.md`
+//! ("Redis") documents each key:
+//!
+//! | key                                  | type   | holds                                              |
+//! |--------------------------------------|--------|----------------------------------------------------|
+//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when ([`super::record`]) |
+//! | `parcours:board:{id}:seq`            | string | the last position handed out (kept on delete)      |
+//! | `parcours:board:{id}:record`         | hash   | `created_ms`, `checkpointed_ms`, `snapshot_bytes`, `summary` (JSON), `forked_from` (JSON) |
+//! | `parcours:board:{id}:checkpoints`    | zset   | checkpoint positions (score and member: seq)       |
+//! | `parcours:board:{id}:checkpoint_data`| hash   | seq → checkpoint, in the sled store's form         |
+//! | `parcours:board:{id}:authors`        | list   | JSON [`Author`], numbered by position              |
+//! | `parcours:board:{id}:author_index`   | hash   | JSON [`Author`] → its number                       |
+//! | `parcours:board:{id}:milestones`     | hash   | milestone id → JSON [`Milestone`]                  |
+//! | `parcours:boards`                    | zset   | every board id, score 0 (listed by `ZRANGEBYLEX`)  |
+//!
+//! Positions ([`LogSeq`]) come from the board's own counter, incremented in the append script and
+//! used as the explicit stream id `seq-0`: so positions increase, are dense per board, and a
+//! stream entry's id *is* its position (a follower reading the stream needs no mapping). The
+//! counter survives a board's deletion, so a board created again never reuses a position that
+//! a cache elsewhere might still hold.
+//!
+//! Durability: every write is one script or one `MULTI`, acknowledged by a Redis that appends it
+//! to its AOF and fsyncs before replying (`appendfsync always`, checked by
+//! [`RedisStore::open`]). So [`Store::append`] returning means the updates are on Redis's disk,
+//! and [`Store::flush`] has nothing left to do.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use client_protocol::BoardId;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands as _, Script, Value};
+
+use super::history::{Author, Entry, LogQuery, LogRecord, Milestone, UpdateMeta};
+use super::record::Info;
+use super::sled_store::{decode_checkpoint_at, encode_checkpoint};
+use super::{BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard};
+
+/// The sorted set of every board id.
+const BOARDS_KEY: &str = "parcours:boards";
+/// How long one command may wait for Redis's answer: a stopped or unreachable Redis then fails
+/// the write (its board closes with 4507 and reloads) rather than holding rooms forever.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the connection manager tries to reconnect before a command fails...
+const RECONNECT_RETRIES: usize = 3;
+/// ...waiting at most this long (ms) between tries.
+const RECONNECT_MAX_DELAY_MS: u64 = 1_000;
+
+/// Why a Redis store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStoreError {
+    /// The URL is not a Redis URL, or Redis could not be reached.
+    #[error("connecting to Redis at {url}: {reason}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// `CONFIG GET` was refused (managed services often disable it), so the durability settings
+    /// cannot be checked.
+    #[error(
+        "cannot read Redis's persistence settings (CONFIG GET failed: {0}); if this is a managed \
+         service that disables CONFIG, make sure it fsyncs every write (appendonly yes, \
+         appendfsync always) and never evicts (maxmemory-policy noeviction), then start with \
+         --redis-allow-unsafe-persistence"
+    )]
+    ConfigUnreadable(String),
+    /// Redis would lose acknowledged writes or evict keys.
+    #[error(
+        "Redis would lose acknowledged edits: {0}. Set appendonly yes, appendfsync always and \
+         maxmemory-policy noeviction, or start with --redis-allow-unsafe-persistence to run \
+         anyway"
+    )]
+    UnsafePersistence(String),
+}
+
+/// A [`Store`] on one Redis (or Valkey) server.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+}
+
+/// The names of one board's keys.
+struct Keys {
+    log: String,
+    seq: String,
+    record: String,
+    checkpoints: String,
+    checkpoint_data: String,
+    authors: String,
+    author_index: String,
+    milestones: String,
+}
+
+impl Keys {
+    fn of(board: &BoardId) -> Self {
+        let key = |what: &str| format!("parcours:board:{{{board}}}:{what}");
+        Keys {
+            log: key("log"),
+            seq: key("seq"),
+            record: key("record"),
+            checkpoints: key("checkpoints"),
+            checkpoint_data: key("checkpoint_data"),
+            authors: key("authors"),
+            author_index: key("author_index"),
+            milestones: key("milestones"),
+        }
+    }
+}
+
+/// Appends a batch: hands out positions from the board's counter, numbers new authors, adds one
+/// stream entry per update with its record (the author's number encoded between the two halves
+/// Rust encoded), and creates the board's record if it is new. One round trip; Redis runs it
+/// whole and writes it to the AOF as one transaction.
+///
+/// KEYS: log, seq, authors, author_index, record, boards.
+/// ARGV: board id, time ms, count, then per update: record before author, author JSON, record
+/// after author, update.
+static APPEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local function var(n)
+  local out = {}
+  while n >= 128 do
+    out[#out + 1] = string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  out[#out + 1] = string.char(n)
+  return table.concat(out)
+end
+local n = tonumber(ARGV[3])
+local first = redis.call('INCRBY', KEYS[2], n) - n
+for i = 0, n - 1 do
+  local base = 4 + i * 4
+  local author = ARGV[base + 1]
+  local index = redis.call('HGET', KEYS[4], author)
+  if not index then
+    index = redis.call('RPUSH', KEYS[3], author) - 1
+    redis.call('HSET', KEYS[4], author, index)
+  end
+  local info = ARGV[base] .. var(tonumber(index)) .. ARGV[base + 2]
+  redis.call('XADD', KEYS[1], string.format('%d-0', first + i + 1), 'u', ARGV[base + 3], 'i', info)
+end
+if redis.call('HSETNX', KEYS[5], 'created_ms', ARGV[2]) == 1 then
+  redis.call('ZADD', KEYS[6], 0, ARGV[1])
+end
+return first + n
+",
+    )
+});
+
+/// Reads the newest checkpoint at or before ARGV[1] (`+inf` for the newest) and the stream
+/// entries after it up to that position, atomically. Returns the checkpoint's position (or
+/// false), its record (or false), then each entry's id and update.
+///
+/// KEYS: checkpoints, checkpoint_data, log.
+static LOAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', 0, 1)
+local out = {false, false}
+local start = '-'
+if top[1] then
+  out[1] = top[1]
+  out[2] = redis.call('HGET', KEYS[2], top[1])
+  start = string.format('%d-0', tonumber(top[1]) + 1)
+end
+local stop = '+'
+if ARGV[1] ~= '+inf' then stop = ARGV[1] .. '-0' end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[3], start, stop)) do
+  local fields = entry[2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'u' then
+      out[#out + 1] = entry[1]
+      out[#out + 1] = fields[j + 1]
+    end
+  end
+end
+return out
+",
+    )
+});
+
+/// Stores a checkpoint only if it is not older than the newest one (compare-and-set on the
+/// position): a stale writer, such as a slow compactor, never replaces a newer checkpoint. One at
+/// the same position is the same document, so it is written again (with its summary, which the
+/// room gives only to its final checkpoint). A
+/// checkpoint past the last position handed out is refused as an error. With a summary, also
+/// updates the board's record. Returns 1 if stored, 0 if stale.
+///
+/// KEYS: checkpoints, checkpoint_data, record, boards, seq.
+/// ARGV: through, checkpoint record, summary JSON or '', time ms, snapshot bytes, board id.
+static CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local through = tonumber(ARGV[1])
+if through > tonumber(redis.call('GET', KEYS[5]) or '0') then
+  return redis.error_reply('checkpoint at ' .. ARGV[1] .. ' is past the end of the log')
+end
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if top[2] and tonumber(top[2]) > through then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+if ARGV[3] ~= '' then
+  if redis.call('HSETNX', KEYS[3], 'created_ms', ARGV[4]) == 1 then
+    redis.call('ZADD', KEYS[4], 0, ARGV[6])
+  end
+  redis.call('HSET', KEYS[3], 'checkpointed_ms', ARGV[4], 'snapshot_bytes', ARGV[5], 'summary', ARGV[3])
+end
+return 1
+",
+    )
+});
+
+/// Drops a checkpoint unless it is the newest. KEYS: checkpoints, checkpoint_data. ARGV: seq.
+static REMOVE_CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)
+if top[1] == ARGV[1] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+",
+    )
+});
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn backend(e: redis::RedisError) -> StoreError {
+    StoreError::Backend(format!("redis: {e}").into())
+}
+
+fn corrupt(board: &BoardId, key: impl Into<String>, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        board: board.to_string(),
+        key: key.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The position in a stream entry id `seq-0`.
+fn seq_of_id(board: &BoardId, id: &str) -> Result<LogSeq, StoreError> {
+    id.strip_suffix("-0")
+        .and_then(|seq| seq.parse().ok())
+        .ok_or_else(|| corrupt(board, format!("log/{id}"), "stream id is not `seq-0`"))
+}
+
+fn bytes_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn text_of(value: &Value) -> Option<&str> {
+    bytes_of(value).and_then(|b| std::str::from_utf8(b).ok())
+}
+
+/// The URL as it may be logged: without a password.
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` (`redis://[:password@]host[:port][/db]`) and checks that it
+    /// keeps what it acknowledges: `appendonly yes`, `appendfsync always` and `maxmemory-policy
+    /// noeviction`. With `allow_unsafe_persistence`, a Redis that does not (or whose CONFIG is
+    /// disabled) is used anyway, with a loud warning.
+    pub async fn open(url: &str, allow_unsafe_persistence: bool) -> Result<Self, RedisStoreError> {
+        let connect = |e: redis::RedisError| RedisStoreError::Connect {
+            url: redacted(url),
+            reason: e.to_string(),
+        };
+        let client = redis::Client::open(url).map_err(connect)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(RESPONSE_TIMEOUT)
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            // Few retries with short pauses: a write waiting on a lost Redis fails (its board
+            // closes and reloads later) rather than holding the room for minutes.
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(RECONNECT_MAX_DELAY_MS);
+        // The manager retries its first connection too; an operator starting the server
+        // against an unreachable Redis should hear about it at once.
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| RedisStoreError::Connect {
+            url: redacted(url),
+            reason: format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+        })?
+        .map_err(connect)?;
+        let store = RedisStore { conn };
+        match store.check_persistence().await {
+            Ok(()) => {}
+            Err(error) if allow_unsafe_persistence => tracing::warn!(
+                %error,
+                "--redis-allow-unsafe-persistence: running on a Redis that may LOSE EDITS \
+                 participants have seen (a crash of Redis or its machine can drop acknowledged \
+                 writes, or eviction can drop boards)"
+            ),
+            Err(error) => return Err(error),
+        }
+        tracing::info!(url = %redacted(url), "storage on Redis");
+        Ok(store)
+    }
+
+    /// Checks the settings that make an acknowledged write durable and never evicted.
+    pub async fn check_persistence(&self) -> Result<(), RedisStoreError> {
+        let mut conn = self.conn.clone();
+        let mut settings = HashMap::new();
+        for name in ["appendonly", "appendfsync", "maxmemory-policy"] {
+            let pairs: HashMap<String, String> = redis::cmd("CONFIG")
+                .arg("GET")
+                .arg(name)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| RedisStoreError::ConfigUnreadable(e.to_string()))?;
+            let value = pairs
+                .get(name)
+                .cloned()
+                .ok_or_else(|| RedisStoreError::ConfigUnreadable(format!("no value for {name}")))?;
+            settings.insert(name, value);
+        }
+        let problems: Vec<String> = [
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("maxmemory-policy", "noeviction"),
+        ]
+        .into_iter()
+        .filter(|(name, wanted)| !settings[name].eq_ignore_ascii_case(wanted))
+        .map(|(name, wanted)| format!("{name} is {} (needs {wanted})", settings[name]))
+        .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RedisStoreError::UnsafePersistence(problems.join(", ")))
+        }
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    async fn load_upto(
+        &self,
+        board: &BoardId,
+        at: Option<LogSeq>,
+    ) -> Result<StoredBoard, StoreError> {
+        let keys = Keys::of(board);
+        let reply: Vec<Value> = LOAD
+            .key(&keys.checkpoints)
+            .key(&keys.checkpoint_data)
+            .key(&keys.log)
+            .arg(at.map_or_else(|| "+inf".to_owned(), |at| at.to_string()))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        let mut stored = StoredBoard::default();
+        let mut reply = reply.into_iter();
+        if let (Some(seq), Some(record)) = (reply.next(), reply.next()) {
+            if let Some(seq) = text_of(&seq) {
+                let key = format!("{}/{seq}", keys.checkpoint_data);
+                let seq: LogSeq = seq
+                    .parse()
+                    .map_err(|_| corrupt(board, &key, "checkpoint position is not a number"))?;
+                let record = bytes_of(&record)
+                    .ok_or_else(|| corrupt(board, &key, "checkpoint listed but missing"))?;
+                stored.snapshot = Some(decode_checkpoint_at(board, || key.clone(), record)?);
+                stored.last_seq = Some(seq);
+            }
+        }
+        while let (Some(id), Some(update)) = (reply.next(), reply.next()) {
+            let id = text_of(&id).ok_or_else(|| corrupt(board, &keys.log, "bad entry id"))?;
+            let seq = seq_of_id(board, id)?;
+            let update = bytes_of(&update)
+                .ok_or_else(|| corrupt(board, format!("{}/{id}", keys.log), "bad update"))?;
+            stored.updates.push(update.to_vec());
+            stored.last_seq = Some(seq);
+        }
+        Ok(stored)
+    }
+
+    fn record_of(
+        board: &BoardId,
+        fields: HashMap<String, Vec<u8>>,
+    ) -> Result<BoardRecord, StoreError> {
+        let key = || Keys::of(board).record;
+        let number = |name: &str| -> Result<Option<u64>, StoreError> {
+            fields
+                .get(name)
+                .map(|raw| {
+                    std::str::from_utf8(raw)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| corrupt(board, key(), format!("{name} is not a number")))
+                })
+                .transpose()
+        };
+        let json = |name: &str| -> Result<Option<serde_json::Value>, StoreError> {
+            fields
+                .get(name)
+                .map(|raw| serde_json::from_slice(raw).map_err(|e| corrupt(board, key(), e)))
+                .transpose()
+        };
+        Ok(BoardRecord {
+            created_ms: number("created_ms")?.unwrap_or(0),
+            checkpointed_ms: number("checkpointed_ms")?,
+            snapshot_bytes: number("snapshot_bytes")?.unwrap_or(0),
+            summary: json("summary")?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| corrupt(board, key(), e))?
+                .unwrap_or_default(),
+            forked_from: json("forked_from")?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| corrupt(board, key(), e))?,
+        })
+    }
+
+    fn meta_of(board: &BoardId, authors: &[Author], info: Option<&[u8]>, bytes: u64) -> UpdateMeta {
+        let Some(info) = info.and_then(Info::decode) else {
+            return UpdateMeta::unknown(bytes);
+        };
+        UpdateMeta {
+            time_ms: info.time_ms,
+            first_ms: info.first_ms,
+            authors: info
+                .authors
+                .iter()
+                .map(|i| {
+                    authors.get(*i as usize).cloned().unwrap_or_else(|| {
+                        tracing::warn!(board = %board, index = i, "unknown author index");
+                        Author {
+                            sub: String::new(),
+                            name: format!("author #{i}"),
+                        }
+                    })
+                })
+                .collect(),
+            role: info.role.map(|r| r.as_str().to_owned()),
+            conn: info.conn,
+            bytes: info.bytes,
+            updates: info.updates,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn load(&self, board: &BoardId) -> Result<StoredBoard, StoreError> {
+        self.load_upto(board, None).await
+    }
+
+    async fn load_at(&self, board: &BoardId, at: LogSeq) -> Result<StoredBoard, StoreError> {
+        self.load_upto(board, Some(at)).await
+    }
+
+    async fn append(&self, board: &BoardId, entries: &[Entry]) -> Result<LogSeq, StoreError> {
+        let keys = Keys::of(board);
+        let time_ms = now_ms();
+        let mut invocation = APPEND.prepare_invoke();
+        invocation
+            .key(&keys.log)
+            .key(&keys.seq)
+            .key(&keys.authors)
+            .key(&keys.author_index)
+            .key(&keys.record)
+            .key(BOARDS_KEY)
+            .arg(board.as_str())
+            .arg(time_ms)
+            .arg(entries.len());
+        for entry in entries {
+            let info = Info {
+                time_ms,
+                first_ms: time_ms,
+                role: Some(entry.actor.role),
+                conn: Some(entry.conn),
+                // The script puts the real index between the two halves.
+                authors: vec![0],
+                bytes: entry.update.len() as u64,
+                updates: 1,
+            };
+            let (before, after) = info
+                .encode_around_author()
+                .expect("a single update's record splits around its author");
+            let author =
+                serde_json::to_vec(&Author::of(&entry.actor)).expect("an author serializes");
+            invocation
+                .arg(before)
+                .arg(author)
+                .arg(after)
+                .arg(entry.update.as_slice());
+        }
+        invocation
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)
+    }
+
+    async fn checkpoint(
+        &self,
+        board: &BoardId,
+        snapshot: Vec<u8>,
+        through: LogSeq,
+        summary: Option<BoardSummary>,
+    ) -> Result<(), StoreError> {
+        let keys = Keys::of(board);
+        let summary = summary
+            .map(|s| serde_json::to_vec(&s).expect("a summary serializes"))
+            .unwrap_or_default();
+        let stored: i64 = CHECKPOINT
+            .key(&keys.checkpoints)
+            .key(&keys.checkpoint_data)
+            .key(&keys.record)
+            .key(BOARDS_KEY)
+            .key(&keys.seq)
+            .arg(through)
+            .arg(encode_checkpoint(&snapshot))
+            .arg(summary)
+            .arg(now_ms())
+            .arg(snapshot.len())
+            .arg(board.as_str())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        if stored == 0 {
+            // Not an error: a newer checkpoint already covers everything this one would.
+            tracing::debug!(board = %board, through, "stale checkpoint not stored");
+        }
+        Ok(())
+    }
+
+    async fn record(&self, board: &BoardId) -> Result<Option<BoardRecord>, StoreError> {
+        let fields: HashMap<String, Vec<u8>> = self
+            .conn()
+            .hgetall(Keys::of(board).record)
+            .await
+            .map_err(backend)?;
+        if !fields.contains_key("created_ms") {
+            return Ok(None);
+        }
+        Self::record_of(board, fields).map(Some)
+    }
+
+    async fn set_forked_from(&self, board: &BoardId, from: ForkedFrom) -> Result<(), StoreError> {
+        let keys = Keys::of(board);
+        redis::pipe()
+            .atomic()
+            .hset_nx(&keys.record, "created_ms", now_ms())
+            .ignore()
+            .hset(
+                &keys.record,
+                "forked_from",
+                serde_json::to_vec(&from).expect("a fork origin serializes"),
+            )
+            .ignore()
+            .zadd(BOARDS_KEY, board.as_str(), 0)
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(backend)
+    }
+
+    async fn list(
+        &self,
+        after: Option<&BoardId>,
+        limit: usize,
+    ) -> Result<Vec<(BoardId, BoardRecord)>, StoreError> {
+        let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+        let ids: Vec<String> = redis::cmd("ZRANGEBYLEX")
+            .arg(BOARDS_KEY)
+            .arg(start)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        let ids: Vec<BoardId> = ids
+            .iter()
+            .filter_map(|id| BoardId::parse(id).ok())
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(Keys::of(id).record);
+        }
+        let records: Vec<HashMap<String, Vec<u8>>> =
+            pipe.query_async(&mut self.conn()).await.map_err(backend)?;
+        ids.into_iter()
+            .zip(records)
+            // A board deleted between the two reads is gone.
+            .filter(|(_, fields)| fields.contains_key("created_ms"))
+            .map(|(id, fields)| Self::record_of(&id, fields).map(|record| (id, record)))
+            .collect()
+    }
+
+    async fn delete(&self, board: &BoardId) -> Result<(), StoreError> {
+        let keys = Keys::of(board);
+        // One transaction, the record first as in sled (here all of it lands at once). The
+        // position counter stays so that a board created again continues after it.
+        redis::pipe()
+            .atomic()
+            .del(&keys.record)
+            .ignore()
+            .zrem(BOARDS_KEY, board.as_str())
+            .ignore()
+            .del(&[
+                &keys.log,
+                &keys.checkpoints,
+                &keys.checkpoint_data,
+                &keys.authors,
+                &keys.author_index,
+                &keys.milestones,
+            ])
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(backend)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Every write was acknowledged by a Redis that fsyncs before it answers.
+        Ok(())
+    }
+
+    async fn log(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError> {
+        let keys = Keys::of(board);
+        let start = query
+            .after
+            .map_or_else(|| "-".to_owned(), |seq| format!("{}-0", seq + 1));
+        let end = query
+            .through
+            .map_or_else(|| "+".to_owned(), |seq| format!("{seq}-0"));
+        let mut range = if query.newest_first {
+            let mut cmd = redis::cmd("XREVRANGE");
+            cmd.arg(&keys.log).arg(&end).arg(&start);
+            cmd
+        } else {
+            let mut cmd = redis::cmd("XRANGE");
+            cmd.arg(&keys.log).arg(&start).arg(&end);
+            cmd
+        };
+        if query.limit > 0 {
+            range.arg("COUNT").arg(query.limit);
+        }
+        let (entries, authors): (Vec<(String, HashMap<String, Vec<u8>>)>, Vec<Vec<u8>>) =
+            redis::pipe()
+                .add_command(range)
+                .lrange(&keys.authors, 0, -1)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(backend)?;
+        let authors: Vec<Author> = authors
+            .iter()
+            .map(|raw| serde_json::from_slice(raw).map_err(|e| corrupt(board, &keys.authors, e)))
+            .collect::<Result<_, _>>()?;
+        entries
+            .into_iter()
+            .map(|(id, mut fields)| {
+                let seq = seq_of_id(board, &id)?;
+                let update = fields
+                    .remove("u")
+                    .ok_or_else(|| corrupt(board, format!("{}/{id}", keys.log), "no update"))?;
+                let meta = Self::meta_of(
+                    board,
+                    &authors,
+                    fields.get("i").map(Vec::as_slice),
+                    update.len() as u64,
+                );
+                Ok(LogRecord {
+                    seq,
+                    meta,
+                    update: query.with_updates.then_some(update),
+                })
+            })
+            .collect()
+    }
+
+    async fn checkpoints(&self, board: &BoardId) -> Result<Vec<LogSeq>, StoreError> {
+        let keys = Keys::of(board);
+        let seqs: Vec<String> = self
+            .conn()
+            .zrange(&keys.checkpoints, 0, -1)
+            .await
+            .map_err(backend)?;
+        seqs.iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| corrupt(board, &keys.checkpoints, "position is not a number"))
+            })
+            .collect()
+    }
+
+    async fn remove_checkpoint(&self, board: &BoardId, at: LogSeq) -> Result<(), StoreError> {
+        let keys = Keys::of(board);
+        REMOVE_CHECKPOINT
+            .key(&keys.checkpoints)
+            .key(&keys.checkpoint_data)
+            .arg(at)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn summarize(
+        &self,
+        _board: &BoardId,
+        _seqs: &[LogSeq],
+        _merged: Vec<u8>,
+        _meta: UpdateMeta,
+    ) -> Result<(), StoreError> {
+        // A stream's entries keep their ids: a summary cannot take the place of the records it
+        // merges without rewriting the stream after them, which followers would have to notice.
+        Err(StoreError::Unsupported(
+            "history thinning (retention) on Redis",
+        ))
+    }
+
+    async fn milestones(&self, board: &BoardId) -> Result<Vec<Milestone>, StoreError> {
+        let keys = Keys::of(board);
+        let raw: Vec<Vec<u8>> = self.conn().hvals(&keys.milestones).await.map_err(backend)?;
+        let mut milestones: Vec<Milestone> = raw
+            .iter()
+            .map(|m| serde_json::from_slice(m).map_err(|e| corrupt(board, &keys.milestones, e)))
+            .collect::<Result<_, _>>()?;
+        milestones.sort_by_key(|m| (m.seq, m.created_ms));
+        Ok(milestones)
+    }
+
+    async fn put_milestone(
+        &self,
+        board: &BoardId,
+        milestone: &Milestone,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .hset::<_, _, _, ()>(
+                Keys::of(board).milestones,
+                &milestone.id,
+                serde_json::to_vec(milestone).expect("a milestone serializes"),
+            )
+            .await
+            .map_err(backend)
+    }
+
+    async fn remove_milestone(&self, board: &BoardId, id: &str) -> Result<bool, StoreError> {
+        let removed: i64 = self
+            .conn()
+            .hdel(Keys::of(board).milestones, id)
+            .await
+            .map_err(backend)?;
+        Ok(removed > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_a_board_shares_its_hash_tag() {
+        let keys = Keys::of(&BoardId::parse("q3-onboarding").unwrap());
+        assert_eq!(keys.log, "parcours:board:{q3-onboarding}:log");
+        for key in [&keys.seq, &keys.record, &keys.checkpoints, &keys.milestones] {
+            assert!(key.starts_with("parcours:board:{q3-onboarding}:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_logged_url_has_no_password() {
+        assert_eq!(
+            redacted("redis://:secret@10.0.0.1:6379/0"),
+            "redis://…@10.0.0.1:6379/0"
+        );
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

@@ -1,0 +1,459 @@
+//! Boards stored in Redis (`--store redis://…`): a real `redis-server` on a loopback port, the real
+//! server on port 0, real WebSockets. What a participant has seen survives a crash of the server
+//! and of Redis; a Redis that would lose acknowledged writes is refused.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use client_protocol::access::{Actor, Role};
+use client_protocol::BoardId;
+use parcours_e2e::redis::RedisServer;
+use parcours_e2e::{ServerProcess, TestClient, TestServer, PATIENCE};
+use parcours_server::storage::{
+    Author, BoardSummary, Entry, LogQuery, Milestone, MilestoneKind, RedisStore, Store, StoreError,
+    UpdateMeta,
+};
+
+const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_parcours-under-test");
+
+fn cards(client: &TestClient) -> usize {
+    client.array("cards").as_array().map_or(0, Vec::len)
+}
+
+fn strings(value: serde_json::Value) -> Vec<String> {
+    serde_json::from_value(value).unwrap()
+}
+
+fn board(id: &str) -> BoardId {
+    BoardId::parse(id).unwrap()
+}
+
+fn by(name: &str, updates: &[&[u8]]) -> Vec<Entry> {
+    let actor = Arc::new(Actor {
+        role: Role::Participant,
+        sub: format!("{name}-id"),
+        name: name.into(),
+    });
+    updates
+        .iter()
+        .map(|u| Entry {
+            update: u.to_vec(),
+            actor: actor.clone(),
+            conn: 7,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_participants_converge_on_a_board_stored_in_redis_and_a_restarted_server_reads_it_back()
+{
+    let redis = RedisServer::start();
+    let server = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let url = server.board_url("workshop");
+    let ana = TestClient::connect(&url).await.unwrap();
+    let bob = TestClient::connect(&url).await.unwrap();
+    ana.append_text("notes", "Checkout is confusing. ");
+    bob.push("cards", "pain: hidden fees");
+    ana.push("cards", "idea: price calculator");
+    for client in [&ana, &bob] {
+        client
+            .wait_for("both edits everywhere", |c| {
+                cards(c) == 2 && !c.text("notes").is_empty()
+            })
+            .await;
+    }
+    assert_eq!(ana.state_vector(), bob.state_vector());
+    let expected = ana.array("cards");
+    drop((ana, bob));
+
+    let server = server.restart().await;
+    let again = TestClient::connect(&server.board_url("workshop"))
+        .await
+        .unwrap();
+    assert_eq!(again.array("cards"), expected);
+    assert_eq!(again.text("notes"), "Checkout is confusing. ");
+    let (status, body) = parcours_e2e::http_get(server.addr, "/api/boards").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"workshop\""), "{body}");
+    // History reads the stream: every update, and any version rebuilt from it.
+    let (status, body) = parcours_e2e::http_get(server.addr, "/api/boards/workshop/history").await;
+    assert_eq!(status, 200, "{body}");
+    let history: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(history["head"], 3, "{history}");
+    assert_eq!(history["entries"].as_array().map(Vec::len), Some(3));
+    let (status, body) =
+        parcours_e2e::http_get(server.addr, "/api/boards/workshop/history/versions/2").await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn kill_dash_nine_of_the_server_right_after_edits_were_broadcast_loses_none_of_them() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let process =
+        ServerProcess::start_with_args(SERVER_BINARY, data.path(), &["--store", &redis.url()]);
+    let url = process.board_url("crash");
+    let writer = TestClient::connect(&url).await.unwrap();
+    let observer = TestClient::connect(&url).await.unwrap();
+    let writing = tokio::spawn(async move {
+        for i in 0..400 {
+            writer.push("cards", &format!("card {i}"));
+            if i % 20 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        writer
+    });
+    observer
+        .wait_for("a good part of the edits", |c| cards(c) >= 100)
+        .await;
+    process.kill_hard();
+    let seen = strings(observer.array("cards"));
+    let _writer = writing.await.unwrap();
+
+    let server = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let after = TestClient::connect(&server.board_url("crash"))
+        .await
+        .unwrap();
+    let stored = strings(after.array("cards"));
+    assert!(seen.len() >= 100);
+    for card in &seen {
+        assert!(stored.contains(card), "{card} was seen but lost");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn kill_dash_nine_of_redis_after_acknowledged_edits_loses_nothing_another_participant_saw() {
+    let mut redis = RedisServer::start();
+    let server = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let url = server.board_url("redis-crash");
+    let writer = TestClient::connect(&url).await.unwrap();
+    let observer = TestClient::connect(&url).await.unwrap();
+    let writing = tokio::spawn(async move {
+        for i in 0..300 {
+            writer.push("cards", &format!("card {i}"));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        writer
+    });
+    observer
+        .wait_for("a good part of the edits", |c| cards(c) >= 60)
+        .await;
+    // Everything the observer has now was acknowledged by Redis before it was broadcast.
+    redis.kill9();
+    let seen = strings(observer.array("cards"));
+    let writer = writing.await.unwrap();
+    redis.restart_same_dir();
+    drop((writer, observer));
+
+    // The same server reconnects to the restarted Redis and serves the board again.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let ok = match TestClient::connect(&url).await {
+            Ok(client) => {
+                let stored = strings(client.array("cards"));
+                seen.iter().all(|card| stored.contains(card))
+            }
+            Err(_) => false,
+        };
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the board did not come back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.stop().await;
+
+    // A fresh server reads the board from what Redis recovered from its AOF.
+    let server = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let after = TestClient::connect(&server.board_url("redis-crash"))
+        .await
+        .unwrap();
+    let stored = strings(after.array("cards"));
+    assert!(seen.len() >= 60);
+    for card in &seen {
+        assert!(stored.contains(card), "{card} was seen but lost with Redis");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_on_a_redis_that_fsyncs_every_second_and_starts_with_the_override(
+) {
+    let redis = RedisServer::start_with(&[("appendfsync", "everysec")]);
+    let data = tempfile::tempdir().unwrap();
+    let mut refused = Command::new(SERVER_BINARY)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args(["--store", &redis.url()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = refused.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = refused.kill();
+            panic!("the server started on a Redis that fsyncs every second");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut refused.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("appendfsync is everysec (needs always)")
+            && stderr.contains("--redis-allow-unsafe-persistence"),
+        "{stderr}"
+    );
+
+    let process = ServerProcess::start_with_args(
+        SERVER_BINARY,
+        data.path(),
+        &["--store", &redis.url(), "--redis-allow-unsafe-persistence"],
+    );
+    assert!(
+        process
+            .logs()
+            .iter()
+            .any(|l| l.contains("LOSE EDITS") && l.contains("appendfsync is everysec")),
+        "{:?}",
+        process.logs()
+    );
+    let client = TestClient::connect(&process.board_url("unsafe"))
+        .await
+        .unwrap();
+    client.push("cards", "still works");
+    let witness = TestClient::connect(&process.board_url("unsafe"))
+        .await
+        .unwrap();
+    witness.wait_for("the card", |c| cards(c) == 1).await;
+    assert!(process.terminate().success());
+}
+
+#[tokio::test]
+async fn a_redis_whose_config_command_is_disabled_is_refused_with_a_message_saying_what_to_check() {
+    let redis = RedisServer::start_with(&[("rename-command", "CONFIG \"\"")]);
+    let refused = RedisStore::open(&redis.url(), false)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        refused.contains("CONFIG GET failed")
+            && refused.contains("appendfsync always")
+            && refused.contains("--redis-allow-unsafe-persistence"),
+        "{refused}"
+    );
+    // The operator who checked the service's settings by other means may go on.
+    let store = RedisStore::open(&redis.url(), true).await.unwrap();
+    assert!(store.load(&board("any")).await.unwrap().updates.is_empty());
+}
+
+#[tokio::test]
+async fn a_board_with_many_updates_loads_from_its_newest_checkpoint_and_the_tail_after_it() {
+    let redis = RedisServer::start();
+    let server = TestServer::start_on_redis(&redis.url(), |config| {
+        config.room.compact_after_updates = 50;
+    })
+    .await;
+    let url = server.board_url("long");
+    let author = TestClient::connect(&url).await.unwrap();
+    for i in 0..175 {
+        author.push("cards", &format!("card {i}"));
+        // One update each: the room counts stored records.
+        if i % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let witness = TestClient::connect(&url).await.unwrap();
+    witness.wait_for("every card", |c| cards(c) == 175).await;
+
+    let store = RedisStore::open(&redis.url(), false).await.unwrap();
+    let id = board("long");
+    let deadline = Instant::now() + PATIENCE;
+    while store.checkpoints(&id).await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no checkpoint was written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = store.load(&id).await.unwrap();
+    let log = store.log(&id, LogQuery::default()).await.unwrap();
+    assert!(stored.snapshot.is_some());
+    assert!(
+        stored.updates.len() < log.len(),
+        "{} of {} records read after the checkpoint",
+        stored.updates.len(),
+        log.len()
+    );
+    assert_eq!(stored.last_seq, log.last().map(|r| r.seq));
+    drop((author, witness));
+
+    let server = server.restart().await;
+    let again = TestClient::connect(&server.board_url("long"))
+        .await
+        .unwrap();
+    assert_eq!(cards(&again), 175);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_checkpoint_never_replaces_a_newer_one() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url(), false).await.unwrap();
+    let b = board("cas");
+    let updates: Vec<Vec<u8>> = (1..=10u8).map(|i| vec![i]).collect();
+    let refs: Vec<&[u8]> = updates.iter().map(Vec::as_slice).collect();
+    let last = store.append(&b, &by("ana", &refs)).await.unwrap();
+    assert_eq!(last, 10);
+
+    store
+        .checkpoint(&b, b"newer".to_vec(), 8, None)
+        .await
+        .unwrap();
+    // A slow writer arrives with an older position: refused, the newer one stays.
+    store
+        .checkpoint(&b, b"stale".to_vec(), 5, None)
+        .await
+        .unwrap();
+    assert_eq!(store.checkpoints(&b).await.unwrap(), vec![8]);
+    let stored = store.load(&b).await.unwrap();
+    assert_eq!(stored.snapshot.as_deref(), Some(&b"newer"[..]));
+    assert_eq!(stored.updates, vec![vec![9], vec![10]]);
+    assert_eq!(stored.last_seq, Some(10));
+    // The same position again is the same document: written, and its summary recorded.
+    let summary = BoardSummary {
+        title: "Q3".into(),
+        ..BoardSummary::default()
+    };
+    store
+        .checkpoint(&b, b"newer".to_vec(), 8, Some(summary.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.record(&b).await.unwrap().unwrap().summary, summary);
+    assert_eq!(store.checkpoints(&b).await.unwrap(), vec![8]);
+    // A checkpoint past the end of the log would hide later appends: an error.
+    assert!(store
+        .checkpoint(&b, b"future".to_vec(), 11, None)
+        .await
+        .is_err());
+
+    // As of a position before the checkpoint, the log alone rebuilds it.
+    let at = store.load_at(&b, 6).await.unwrap();
+    assert_eq!(at.snapshot, None);
+    assert_eq!(at.updates.len(), 6);
+    assert_eq!(at.last_seq, Some(6));
+}
+
+#[tokio::test]
+async fn history_reads_records_with_their_authors_and_thinning_is_refused_as_unsupported() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url(), false).await.unwrap();
+    let b = board("history");
+    store.append(&b, &by("ana", &[b"a1", b"a2"])).await.unwrap();
+    store.append(&b, &by("bob", &[b"b1"])).await.unwrap();
+    store.append(&b, &by("ana", &[b"a3"])).await.unwrap();
+
+    let newest = store
+        .log(
+            &b,
+            LogQuery {
+                limit: 2,
+                newest_first: true,
+                with_updates: true,
+                ..LogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 3]);
+    assert_eq!(newest[0].update.as_deref(), Some(&b"a3"[..]));
+    assert_eq!(newest[0].meta.authors[0].name, "ana");
+    assert_eq!(newest[1].meta.authors[0].name, "bob");
+    assert_eq!(newest[1].meta.role.as_deref(), Some("participant"));
+    assert_eq!(newest[1].meta.conn, Some(7));
+    assert_eq!(newest[1].meta.bytes, 2);
+    let middle = store
+        .log(
+            &b,
+            LogQuery {
+                after: Some(1),
+                through: Some(3),
+                ..LogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(middle.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
+
+    let summary = UpdateMeta {
+        time_ms: 2,
+        first_ms: 1,
+        authors: vec![Author {
+            sub: "ana-id".into(),
+            name: "ana".into(),
+        }],
+        role: None,
+        conn: None,
+        bytes: 4,
+        updates: 2,
+    };
+    assert!(matches!(
+        store
+            .summarize(&b, &[1, 2], b"a1a2".to_vec(), summary)
+            .await,
+        Err(StoreError::Unsupported(_))
+    ));
+
+    let milestone = Milestone {
+        id: "m1".into(),
+        name: "after the workshop".into(),
+        seq: 3,
+        created_ms: 5,
+        created_by: Author {
+            sub: "ana-id".into(),
+            name: "ana".into(),
+        },
+        kind: MilestoneKind::Named,
+    };
+    store.put_milestone(&b, &milestone).await.unwrap();
+    assert_eq!(store.milestones(&b).await.unwrap(), vec![milestone]);
+    assert!(store.remove_milestone(&b, "m1").await.unwrap());
+    assert!(!store.remove_milestone(&b, "m1").await.unwrap());
+
+    assert!(store.record(&b).await.unwrap().is_some());
+    assert_eq!(store.list(None, 10).await.unwrap().len(), 1);
+    store.delete(&b).await.unwrap();
+    assert!(store.record(&b).await.unwrap().is_none());
+    assert!(store.list(None, 10).await.unwrap().is_empty());
+    assert!(store.load(&b).await.unwrap().updates.is_empty());
+    // A board created again continues after the positions it had: no version is reused.
+    assert_eq!(store.append(&b, &by("cleo", &[b"c1"])).await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_reported_at_once_rather_than_retried_for_minutes() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let refused = RedisStore::open(&format!("redis://127.0.0.1:{port}"), false)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(started.elapsed() < PATIENCE, "{:?}", started.elapsed());
+    assert!(
+        refused.contains(&format!("connecting to Redis at redis://127.0.0.1:{port}")),
+        "{refused}"
+    );
+}
