@@ -181,6 +181,26 @@ impl RedisServer {
         }
     }
 
+    /// `kill -STOP`: Redis stops answering (a hung or overloaded server) without losing anything.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// `kill -CONT` after [`RedisServer::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill {signal} redis-server");
+        }
+    }
+
     /// Starts Redis again on the same port and directory (after [`RedisServer::kill9`]), and
     /// waits until it has loaded its AOF and answers.
     pub fn restart_same_dir(&mut self) {
@@ -189,6 +209,8 @@ impl RedisServer {
     }
 
     fn stop(&mut self) {
+        // A paused Redis would not act on SIGTERM.
+        self.resume();
         let Some(mut child) = self.child.take() else {
             return;
         };

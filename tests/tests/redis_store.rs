@@ -457,3 +457,80 @@ async fn an_unreachable_redis_is_reported_at_once_rather_than_retried_for_minute
         "{refused}"
     );
 }
+
+/// `GET /readyz`'s status.
+async fn readiness(server: &TestServer) -> u16 {
+    parcours_e2e::http_get(server.addr, "/readyz").await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_stops_broadcasts_closes_writers_and_their_edits_arrive_once_it_resumes() {
+    use client_protocol::client::{Client, ClientOptions, Status};
+    use yrs::{GetString, Text, Transact};
+
+    let redis = RedisServer::start();
+    let server = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let url = server.board_url("paused");
+    let options = ClientOptions {
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_secs(1),
+        ..ClientOptions::default()
+    };
+    let writer = Client::connect(&url, options).await.unwrap();
+    let observer = TestClient::connect(&url).await.unwrap();
+    assert_eq!(readiness(&server).await, 200);
+
+    redis.pause();
+    let deadline = Instant::now() + PATIENCE;
+    while readiness(&server).await != 503 {
+        assert!(Instant::now() < deadline, "readiness never reported Redis");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notes = writer.doc().get_or_insert_text("notes");
+    notes.insert(
+        &mut writer.doc().transact_mut(),
+        0,
+        "written while Redis was stopped",
+    );
+    // Not stored, so shown to no one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(observer.text("notes"), "");
+    // The write times out and the board closes its connections with the storage code.
+    let closed = tokio::time::timeout(
+        PATIENCE,
+        writer.wait_for_status(|s| {
+            matches!(
+                s,
+                Status::Disconnected {
+                    code: Some(4507),
+                    ..
+                }
+            )
+        }),
+    )
+    .await;
+    assert!(closed.is_ok(), "the writer was not closed with 4507");
+    assert_eq!(observer.text("notes"), "");
+
+    // Once Redis answers again, the writer's reconnect resends the edit and everyone gets it.
+    redis.resume();
+    let deadline = Instant::now() + PATIENCE * 2;
+    loop {
+        if let Ok(reader) = TestClient::connect(&url).await {
+            if reader.text("notes") == "written while Redis was stopped" {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit never arrived after Redis resumed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(readiness(&server).await, 200);
+    assert_eq!(
+        notes.get_string(&writer.doc().transact()),
+        "written while Redis was stopped"
+    );
+    writer.close().await;
+}

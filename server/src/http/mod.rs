@@ -5,7 +5,7 @@
 //! | `GET /boards/{id}`     | WebSocket: the y-websocket protocol for board `id`          |
 //! | `GET /healthz`         | 200 while the process is up                                 |
 //! | `GET /metrics`        | Prometheus / OpenMetrics text ([`crate::metrics`])          |
-//! | `GET /readyz`          | 200 while accepting connections, 503 once shutting down    |
+//! | `GET /readyz`          | 200 while accepting connections; 503 once shutting down or while storage does not answer |
 //! | `GET /`, `GET /b/{id}` | the browser client, embedded in the binary ([`web`])        |
 //!
 //! With access required ([`crate::auth::AccessConfig`]), the board socket and the API check
@@ -192,6 +192,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is shutting down",
+        )
+    } else if let Err(failure) = state.connections.rooms.history().store().health().await {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("storage does not answer: {failure}"),
         )
     } else {
         Json(serde_json::json!({

@@ -164,6 +164,12 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every write so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Whether the store answers now, for readiness: an embedded store always does; a remote one
+    /// is asked, briefly.
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Log records of a board in position order (newest first if `query.newest_first`).
     async fn log(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError>;
 

@@ -46,6 +46,8 @@ const BOARDS_KEY: &str = "parcours:boards";
 /// How long one command may wait for Redis's answer: a stopped or unreachable Redis then fails
 /// the write (its board closes with 4507 and reloads) rather than holding rooms forever.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long readiness waits for Redis to answer.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the connection manager tries to reconnect before a command fails...
@@ -649,6 +651,17 @@ impl Store for RedisStore {
     async fn flush(&self) -> Result<(), StoreError> {
         // Every write was acknowledged by a Redis that fsyncs before it answers.
         Ok(())
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let (mut conn, ping) = (self.conn(), redis::cmd("PING"));
+        match tokio::time::timeout(HEALTH_TIMEOUT, ping.query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(backend(error)),
+            Err(_) => Err(StoreError::Backend(
+                format!("Redis did not answer PING within {HEALTH_TIMEOUT:?}").into(),
+            )),
+        }
     }
 
     async fn log(&self, board: &BoardId, query: LogQuery) -> Result<Vec<LogRecord>, StoreError> {
