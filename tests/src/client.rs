@@ -251,6 +251,21 @@ impl TestClient {
         self.shared.state.lock().unwrap().denied.clone()
     }
 
+    /// Pushes `count` items (`card 0`, `card 1`, …) onto the array `name` in a task, pausing a
+    /// little every 20 so that a crash can land between them; the task gives the client back.
+    /// For tests that kill a server while edits are flowing.
+    pub fn push_steadily(self, name: &'static str, count: usize) -> JoinHandle<TestClient> {
+        tokio::spawn(async move {
+            for i in 0..count {
+                self.push(name, &format!("card {i}"));
+                if i % 20 == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+            self
+        })
+    }
+
     /// How many bytes of document updates arrived so far (sync step 2 and updates).
     pub fn update_bytes(&self) -> usize {
         self.shared.state.lock().unwrap().update_bytes

@@ -44,15 +44,7 @@ async fn kill_dash_nine_after_edits_were_broadcast_loses_none_of_them() {
     let observer = TestClient::connect(&url).await.unwrap();
 
     // Keep writing while the process is killed: whatever the observer has seen must survive.
-    let writing = tokio::spawn(async move {
-        for i in 0..400 {
-            writer.push("cards", &format!("card {i}"));
-            if i % 20 == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        writer
-    });
+    let writing = writer.push_steadily("cards", 400);
     observer
         .wait_for("a good part of the edits", |c| cards(c) >= 100)
         .await;

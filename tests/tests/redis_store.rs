@@ -97,15 +97,7 @@ async fn kill_dash_nine_of_the_server_right_after_edits_were_broadcast_loses_non
     let url = process.board_url("crash");
     let writer = TestClient::connect(&url).await.unwrap();
     let observer = TestClient::connect(&url).await.unwrap();
-    let writing = tokio::spawn(async move {
-        for i in 0..400 {
-            writer.push("cards", &format!("card {i}"));
-            if i % 20 == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        writer
-    });
+    let writing = writer.push_steadily("cards", 400);
     observer
         .wait_for("a good part of the edits", |c| cards(c) >= 100)
         .await;
@@ -533,4 +525,102 @@ async fn a_paused_redis_stops_broadcasts_closes_writers_and_their_edits_arrive_o
         "written while Redis was stopped"
     );
     writer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_on_three_servers_sharing_one_redis_see_each_others_edits_stock_js_included() {
+    use parcours_e2e::node;
+    node::ensure_installed();
+    let redis = RedisServer::start();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(TestServer::start_on_redis(&redis.url(), |_| {}).await);
+    }
+    // A Rust participant on each server, and a stock JS one on each too.
+    let mut rust = Vec::new();
+    for server in &nodes {
+        rust.push(
+            TestClient::connect(&server.board_url("shared"))
+                .await
+                .unwrap(),
+        );
+    }
+    let js: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, server)| {
+            let args = vec![
+                server.boards_url(),
+                "shared".into(),
+                format!("js{i}"),
+                "6".into(),
+            ];
+            tokio::spawn(async move { node::run("participant.mjs", &args).await })
+        })
+        .collect();
+    for (i, client) in rust.iter().enumerate() {
+        client.push("cards", &format!("rust{i}"));
+    }
+    for client in &rust {
+        client
+            .wait_for("all six cards, from every server", |c| cards(c) == 6)
+            .await;
+    }
+    for run in js {
+        let output = run.await.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let shown: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+        assert_eq!(shown["cards"].as_array().map(Vec::len), Some(6), "{shown}");
+    }
+    // Every server holds the same board.
+    let expected = rust[0].state_vector();
+    for client in &rust {
+        assert_eq!(client.state_vector(), expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_of_the_server_a_writer_used_loses_nothing_a_participant_on_another_server_saw(
+) {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let doomed =
+        ServerProcess::start_with_args(SERVER_BINARY, data.path(), &["--store", &redis.url()]);
+    let other = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let writer = TestClient::connect(&doomed.board_url("spread"))
+        .await
+        .unwrap();
+    let observer = TestClient::connect(&other.board_url("spread"))
+        .await
+        .unwrap();
+    let writing = writer.push_steadily("cards", 400);
+    observer
+        .wait_for("a good part of the edits, through the other server", |c| {
+            cards(c) >= 100
+        })
+        .await;
+    doomed.kill_hard();
+    let seen = strings(observer.array("cards"));
+    let _writer = writing.await.unwrap();
+
+    // A newcomer on the surviving server, and a restarted one, hold everything that was seen.
+    let newcomer = TestClient::connect(&other.board_url("spread"))
+        .await
+        .unwrap();
+    let stored = strings(newcomer.array("cards"));
+    for card in &seen {
+        assert!(stored.contains(card), "{card} was seen but lost");
+    }
+    let fresh = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let after = TestClient::connect(&fresh.board_url("spread"))
+        .await
+        .unwrap();
+    let stored = strings(after.array("cards"));
+    for card in &seen {
+        assert!(
+            stored.contains(card),
+            "{card} was seen but lost after a restart"
+        );
+    }
 }

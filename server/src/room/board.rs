@@ -218,14 +218,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         Err((error, early)) => {
             tracing::error!(%error, "board load failed; refusing its connections");
             ctx.rooms.remove(&handle);
-            for command in early.commands {
-                if let Command::Join { peer, .. } = command {
-                    let _ = peer.kick.send(Kick {
-                        code: CloseCode::BoardUnavailable,
-                        reason: "board unavailable",
-                    });
-                }
-            }
+            refuse_early(early.commands);
             refuse_all(&mut commands).await;
             return;
         }
@@ -264,7 +257,29 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         presence_since: None,
         ctx,
     };
-    match board.serve(&mut commands, early.commands).await {
+    // On a store several servers share, what the others store reaches this room too.
+    let following = match board.ctx.store.follower(&board.handle.board).await {
+        Ok(Some(follower)) => {
+            let (inbox, after) = (board.handle.inbox.clone(), board.last_seq.unwrap_or(0));
+            Some(tokio::spawn(
+                follow(follower, inbox, after).in_current_span(),
+            ))
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::error!(%error, "cannot follow the board's log; refusing its connections");
+            board.ctx.rooms.remove(&board.handle);
+            refuse_early(early.commands);
+            refuse_all(&mut commands).await;
+            return;
+        }
+    };
+    let served = board.serve(&mut commands, early.commands).await;
+    // Its inbox sender would keep the room's inbox open.
+    if let Some(following) = following {
+        following.abort();
+    }
+    match served {
         Ok(Exit::Unloaded) => {
             board.ctx.metrics.unloads.inc();
             tracing::info!(
@@ -324,6 +339,18 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
     }
 }
 
+/// Closes the newcomers let in while the board loaded (a board that then cannot be served).
+fn refuse_early(early: Vec<Command>) {
+    for command in early {
+        if let Command::Join { peer, .. } = command {
+            let _ = peer.kick.send(Kick {
+                code: CloseCode::BoardUnavailable,
+                reason: "board unavailable",
+            });
+        }
+    }
+}
+
 /// Answers every queued and future join with "unavailable" once the room will not serve.
 async fn refuse_all(commands: &mut mpsc::Receiver<Command>) {
     commands.close();
@@ -342,6 +369,34 @@ struct Loaded {
     snapshot_bytes: usize,
     log_updates: usize,
     log_bytes: u64,
+}
+
+/// How long one read of a followed log waits for new records.
+const FOLLOW_WAIT: Duration = Duration::from_secs(5);
+
+/// Feeds the room what other servers append to its board, from position `after` on.
+async fn follow(
+    mut follower: Box<dyn crate::storage::Follower>,
+    inbox: mpsc::Sender<Command>,
+    mut after: LogSeq,
+) {
+    loop {
+        match follower.next(after, FOLLOW_WAIT).await {
+            Ok(records) => {
+                let Some((last, _)) = records.last() else {
+                    continue;
+                };
+                after = *last;
+                if inbox.send(Command::Remote { records }).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, after, "reading the board's log failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// The server's sync step 1 for a board stored as `snapshot` alone: its state vector, read from
@@ -634,6 +689,7 @@ impl Board {
                     replies.push(Reply::Welcome(peer.conn, ready));
                 }
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
+                Command::Remote { records } => self.integrate_remote(records)?,
                 Command::Evict => {
                     if self.conns.is_empty() {
                         // Unload at the next turn of the loop, as if the grace period had passed.
@@ -1034,6 +1090,26 @@ impl Board {
             self.full_state = Some(frame.clone());
         }
         frame
+    }
+
+    /// Applies what other servers stored on this board (they checked it and stored it; this
+    /// one shows it): each record that brings anything new goes to every participant here.
+    /// This server's own records come back too; they bring nothing and go to no one.
+    fn integrate_remote(&mut self, records: Vec<(LogSeq, Vec<u8>)>) -> Result<(), Fatal> {
+        for (seq, update) in records {
+            self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
+            let applied = apply::apply_update(self.doc(), &update).map_err(|_| Fatal::Poisoned)?;
+            if let Some(diff) = applied.diff {
+                self.full_state = None;
+                if let Some(locator) = &mut self.locator {
+                    record(locator, &diff);
+                }
+                self.log_updates += 1;
+                self.log_bytes += update.len() as u64;
+                self.broadcast(Bytes::from(codec::encode_update(&diff)), None);
+            }
+        }
+        Ok(())
     }
 
     /// Records what the document just integrated, for storage, broadcast and access control.

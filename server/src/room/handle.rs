@@ -72,6 +72,9 @@ pub(crate) enum Command {
     Api(ApiRequest),
     /// Too many boards are loaded: unload now if nobody is on the board.
     Evict,
+    /// Records other servers stored on this board (a store several servers share), as
+    /// `(position, update)`, oldest first: to show to this server's participants.
+    Remote { records: Vec<(u64, Vec<u8>)> },
 }
 
 /// What the HTTP API asks of a board's room: the room is the board's single owner, so reads see

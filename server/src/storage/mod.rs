@@ -119,6 +119,18 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// Follows one board's log as other servers append to it (see [`Store::follower`]).
+#[async_trait]
+pub trait Follower: Send {
+    /// The records stored after `after`, oldest first, as `(position, update)`; waits up to
+    /// `wait` for the first, and returns none if nothing came.
+    async fn next(
+        &mut self,
+        after: LogSeq,
+        wait: std::time::Duration,
+    ) -> Result<Vec<(LogSeq, Vec<u8>)>, StoreError>;
+}
+
 /// Durable storage of board documents and their history.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -168,6 +180,13 @@ pub trait Store: Send + Sync + 'static {
     /// is asked, briefly.
     async fn health(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// A reader of what other servers append to `board`, for a store that several servers share
+    /// (Redis): each follows the boards it serves and shows its participants what the others
+    /// stored. `None` for a store only this process writes (sled): there is nothing to follow.
+    async fn follower(&self, _board: &BoardId) -> Result<Option<Box<dyn Follower>>, StoreError> {
+        Ok(None)
     }
 
     /// Log records of a board in position order (newest first if `query.newest_first`).

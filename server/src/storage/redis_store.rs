@@ -88,6 +88,56 @@ pub enum RedisStoreError {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    /// For followers' connections of their own: a blocking `XREAD` holds its connection.
+    client: redis::Client,
+}
+
+/// Reads one board's stream with blocking `XREAD`s on a connection of its own.
+struct StreamFollower {
+    conn: redis::aio::MultiplexedConnection,
+    log: String,
+}
+
+/// Most records one read returns.
+const FOLLOW_BATCH: usize = 512;
+
+#[async_trait]
+impl super::Follower for StreamFollower {
+    async fn next(
+        &mut self,
+        after: LogSeq,
+        wait: Duration,
+    ) -> Result<Vec<(LogSeq, Vec<u8>)>, StoreError> {
+        let options = redis::streams::StreamReadOptions::default()
+            .block(wait.as_millis() as usize)
+            .count(FOLLOW_BATCH);
+        let (keys, from) = ([self.log.clone()], [format!("{after}-0")]);
+        let read = self
+            .conn
+            .xread_options::<_, _, Option<redis::streams::StreamReadReply>>(&keys, &from, &options);
+        // A Redis that stopped answering must not hold the follower forever.
+        let reply = tokio::time::timeout(wait + RESPONSE_TIMEOUT, read)
+            .await
+            .map_err(|_| StoreError::Backend("Redis did not answer XREAD".into()))?
+            .map_err(backend)?;
+        let mut records = Vec::new();
+        for key in reply.map(|r| r.keys).unwrap_or_default() {
+            for entry in key.ids {
+                let seq = entry
+                    .id
+                    .split_once('-')
+                    .and_then(|(seq, _)| seq.parse::<LogSeq>().ok())
+                    .ok_or_else(|| {
+                        StoreError::Backend(format!("stream id {:?} is not seq-0", entry.id).into())
+                    })?;
+                let update: Vec<u8> = entry.get("u").ok_or_else(|| {
+                    StoreError::Backend(format!("entry {seq} has no update").into())
+                })?;
+                records.push((seq, update));
+            }
+        }
+        Ok(records)
+    }
 }
 
 /// The names of one board's keys.
@@ -295,6 +345,7 @@ impl RedisStore {
             reason: e.to_string(),
         };
         let client = redis::Client::open(url).map_err(connect)?;
+        let follower_client = client.clone();
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(RESPONSE_TIMEOUT)
             .set_connection_timeout(CONNECT_TIMEOUT)
@@ -314,7 +365,10 @@ impl RedisStore {
             reason: format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
         })?
         .map_err(connect)?;
-        let store = RedisStore { conn };
+        let store = RedisStore {
+            conn,
+            client: follower_client,
+        };
         match store.check_persistence().await {
             Ok(()) => {}
             Err(error) if allow_unsafe_persistence => tracing::warn!(
@@ -651,6 +705,21 @@ impl Store for RedisStore {
     async fn flush(&self) -> Result<(), StoreError> {
         // Every write was acknowledged by a Redis that fsyncs before it answers.
         Ok(())
+    }
+
+    async fn follower(
+        &self,
+        board: &BoardId,
+    ) -> Result<Option<Box<dyn super::Follower>>, StoreError> {
+        let connect = self.client.get_multiplexed_async_connection();
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| StoreError::Backend("no connection to Redis for a follower".into()))?
+            .map_err(backend)?;
+        Ok(Some(Box::new(StreamFollower {
+            conn,
+            log: Keys::of(board).log,
+        })))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
