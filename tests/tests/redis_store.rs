@@ -624,3 +624,41 @@ async fn kill_dash_nine_of_the_server_a_writer_used_loses_nothing_a_participant_
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_on_two_servers_see_each_others_presence_and_its_removal() {
+    let redis = RedisServer::start();
+    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let ana = TestClient::connect(&first.board_url("cursors"))
+        .await
+        .unwrap();
+    let bo = TestClient::connect(&second.board_url("cursors"))
+        .await
+        .unwrap();
+    ana.set_presence(r#"{"user":{"name":"Ana"},"cursor":{"x":1,"y":2}}"#);
+    bo.set_presence(r#"{"user":{"name":"Bo"}}"#);
+    for (who, client) in [("Ana", &ana), ("Bo", &bo)] {
+        client
+            .wait_for(&format!("{who} sees both, across servers"), |c| {
+                let shown = c.presence();
+                shown.values().any(|s| s.contains("Ana"))
+                    && shown.values().any(|s| s.contains("Bo"))
+            })
+            .await;
+    }
+    // A newcomer on the second server is told of Ana at once.
+    let cy = TestClient::connect(&second.board_url("cursors"))
+        .await
+        .unwrap();
+    cy.wait_for("Ana's presence", |c| {
+        c.presence().values().any(|s| s.contains("Ana"))
+    })
+    .await;
+    // Ana's socket drops without a goodbye: her server removes her, and says so to the others.
+    ana.drop_connection();
+    bo.wait_for("Ana gone", |c| {
+        !c.presence().values().any(|s| s.contains("Ana"))
+    })
+    .await;
+}

@@ -160,6 +160,8 @@ struct Board {
     /// (seconds): whether edits arrive fast enough to be worth folding.
     last_frame_at: Option<Instant>,
     frame_gap: f64,
+    /// Presence messages for the other servers of this board (a store several servers share).
+    presence_out: Option<mpsc::Sender<Vec<u8>>>,
     /// Awareness clients whose changes wait to be sent together, and since when.
     presence_pending: Vec<ClientID>,
     presence_since: Option<Instant>,
@@ -253,6 +255,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         full_state: early_state,
         last_frame_at: None,
         frame_gap: 1.0,
+        presence_out: None,
         presence_pending: Vec::new(),
         presence_since: None,
         ctx,
@@ -274,10 +277,24 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
             return;
         }
     };
+    // And so does their participants' presence.
+    let relaying = match board.ctx.store.presence(&board.handle.board).await {
+        Ok(Some(link)) => {
+            board.presence_out = Some(link.outgoing);
+            let inbox = board.handle.inbox.clone();
+            Some(tokio::spawn(relay_presence(link.incoming, inbox)))
+        }
+        Ok(None) => None,
+        Err(error) => {
+            // Edits still flow; only the other servers' cursors are missing.
+            tracing::error!(%error, "cannot share presence with the other servers");
+            None
+        }
+    };
     let served = board.serve(&mut commands, early.commands).await;
-    // Its inbox sender would keep the room's inbox open.
-    if let Some(following) = following {
-        following.abort();
+    // Their inbox senders would keep the room's inbox open.
+    for task in [following, relaying].into_iter().flatten() {
+        task.abort();
     }
     match served {
         Ok(Exit::Unloaded) => {
@@ -369,6 +386,15 @@ struct Loaded {
     snapshot_bytes: usize,
     log_updates: usize,
     log_bytes: u64,
+}
+
+/// Feeds the room the presence the other servers publish for its board.
+async fn relay_presence(mut incoming: mpsc::Receiver<Vec<u8>>, inbox: mpsc::Sender<Command>) {
+    while let Some(frame) = incoming.recv().await {
+        if inbox.send(Command::RemotePresence { frame }).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// How long one read of a followed log waits for new records.
@@ -690,6 +716,7 @@ impl Board {
                 }
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
                 Command::Remote { records } => self.integrate_remote(records)?,
+                Command::RemotePresence { frame } => self.apply_remote_presence(frame),
                 Command::Evict => {
                     if self.conns.is_empty() {
                         // Unload at the next turn of the loop, as if the grace period had passed.
@@ -1194,7 +1221,36 @@ impl Board {
         self.presence_since = None;
         let pending = std::mem::take(&mut self.presence_pending);
         if let Some(frame) = self.awareness_frame(Some(pending)) {
+            self.publish_presence(&frame);
             self.broadcast(frame, None);
+        }
+    }
+
+    /// Tells the other servers of this board about presence changes of participants here.
+    fn publish_presence(&self, frame: &Bytes) {
+        if let Some(out) = &self.presence_out {
+            if out.try_send(frame.to_vec()).is_err() {
+                tracing::warn!("presence for the other servers dropped: their queue is full");
+            }
+        }
+    }
+
+    /// Applies presence another server published and passes it on to the participants here
+    /// (never back to the other servers: each publishes its own participants' only).
+    fn apply_remote_presence(&mut self, frame: Vec<u8>) {
+        let limits = codec::Limits::default();
+        let Ok(messages) = codec::decode_frame(&frame, &limits) else {
+            tracing::warn!("another server published presence that does not decode");
+            return;
+        };
+        for message in messages {
+            if let Message::Awareness(update) = message {
+                match self.awareness.apply_update_summary(update) {
+                    Ok(Some(_)) => self.broadcast(Bytes::from(frame.clone()), None),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "remote presence not applied"),
+                }
+            }
         }
     }
 
@@ -1206,16 +1262,24 @@ impl Board {
             return;
         }
         tracing::debug!(clients = expired.len(), "awareness states expired");
-        self.presence.release(&expired);
-        self.remove_states(&expired);
+        // Another server's participants it stopped renewing are removed here only: that server
+        // says for its own participants whether they are gone.
+        let (local, remote): (Vec<ClientID>, Vec<ClientID>) =
+            expired.into_iter().partition(|id| self.presence.owns(*id));
+        self.presence.release(&local);
+        self.remove_states(&local, true);
+        self.remove_states(&remote, false);
     }
 
-    /// Removes awareness states and tells everyone.
-    fn remove_states(&mut self, ids: &[ClientID]) {
+    /// Removes awareness states and tells everyone here, and the other servers if `publish`.
+    fn remove_states(&mut self, ids: &[ClientID], publish: bool) {
         for id in ids {
             self.awareness.remove_state(*id);
         }
         if let Some(frame) = self.awareness_frame(Some(ids.to_vec())) {
+            if publish {
+                self.publish_presence(&frame);
+            }
             self.broadcast(frame, None);
         }
     }
@@ -1289,6 +1353,7 @@ impl Board {
                 self.awareness.remove_state(*id);
             }
             if let Some(frame) = self.awareness_frame(Some(gone)) {
+                self.publish_presence(&frame);
                 victims = self.fan_out(&frame, None);
             }
         }

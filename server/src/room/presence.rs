@@ -26,6 +26,11 @@ impl Presence {
         }
     }
 
+    /// Whether a connection of this server speaks for `id` (else it is another server's).
+    pub fn owns(&self, id: ClientID) -> bool {
+        self.owners.contains_key(&id)
+    }
+
     /// Forgets `ids`, whose states were removed.
     pub fn release(&mut self, ids: &[ClientID]) {
         for id in ids {

@@ -119,6 +119,15 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// Presence shared with the other servers of one board (see [`Store::presence`]): encoded
+/// awareness messages, which never enter the log. Dropping it ends the subscription.
+pub struct PresenceLink {
+    /// Messages for the other servers, published in order by a task of the store's.
+    pub outgoing: tokio::sync::mpsc::Sender<Vec<u8>>,
+    /// Messages the other servers published.
+    pub incoming: tokio::sync::mpsc::Receiver<Vec<u8>>,
+}
+
 /// Follows one board's log as other servers append to it (see [`Store::follower`]).
 #[async_trait]
 pub trait Follower: Send {
@@ -186,6 +195,12 @@ pub trait Store: Send + Sync + 'static {
     /// (Redis): each follows the boards it serves and shows its participants what the others
     /// stored. `None` for a store only this process writes (sled): there is nothing to follow.
     async fn follower(&self, _board: &BoardId) -> Result<Option<Box<dyn Follower>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Presence shared with the other servers that have `board` loaded (a store several servers
+    /// share); `None` where this server is alone.
+    async fn presence(&self, _board: &BoardId) -> Result<Option<PresenceLink>, StoreError> {
         Ok(None)
     }
 

@@ -90,7 +90,14 @@ pub struct RedisStore {
     conn: ConnectionManager,
     /// For followers' connections of their own: a blocking `XREAD` holds its connection.
     client: redis::Client,
+    /// This server among those sharing the Redis: the prefix of what it publishes, so that it
+    /// ignores its own messages.
+    node: [u8; 8],
 }
+
+/// Presence messages waiting to be published for one board; past this, new ones are dropped
+/// (presence is renewed every few seconds; documents never travel this way).
+const PRESENCE_QUEUE: usize = 256;
 
 /// Reads one board's stream with blocking `XREAD`s on a connection of its own.
 struct StreamFollower {
@@ -365,9 +372,15 @@ impl RedisStore {
             reason: format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
         })?
         .map_err(connect)?;
+        let mut node = [0u8; 8];
+        getrandom::fill(&mut node).map_err(|e| RedisStoreError::Connect {
+            url: redacted(url),
+            reason: format!("no random node id: {e}"),
+        })?;
         let store = RedisStore {
             conn,
             client: follower_client,
+            node,
         };
         match store.check_persistence().await {
             Ok(()) => {}
@@ -720,6 +733,55 @@ impl Store for RedisStore {
             conn,
             log: Keys::of(board).log,
         })))
+    }
+
+    async fn presence(&self, board: &BoardId) -> Result<Option<super::PresenceLink>, StoreError> {
+        use futures_util::StreamExt as _;
+        let channel = format!("parcours:board:{{{board}}}:presence");
+        let subscribe = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, subscribe)
+            .await
+            .map_err(|_| StoreError::Backend("no presence subscription on Redis".into()))?
+            .map_err(backend)?;
+        let (incoming_tx, incoming) = tokio::sync::mpsc::channel::<Vec<u8>>(PRESENCE_QUEUE);
+        let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PRESENCE_QUEUE);
+        let node = self.node;
+        // Other servers' messages in; stops when the room drops its end.
+        tokio::spawn(async move {
+            let mut messages = pubsub.into_on_message();
+            loop {
+                tokio::select! {
+                    _ = incoming_tx.closed() => return,
+                    message = messages.next() => {
+                        let Some(message) = message else { return };
+                        let payload = message.get_payload_bytes();
+                        // Skip our own messages, and any that are not ours at all.
+                        let Some((from, frame)) = payload.split_at_checked(node.len()) else {
+                            continue;
+                        };
+                        if from != node && incoming_tx.send(frame.to_vec()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        // This server's messages out, in order; stops when the room drops its end.
+        let mut conn = self.conn();
+        tokio::spawn(async move {
+            while let Some(frame) = outgoing_rx.recv().await {
+                let mut message = node.to_vec();
+                message.extend_from_slice(&frame);
+                if let Err(error) = conn.publish::<_, _, ()>(&channel, message).await {
+                    tracing::warn!(%error, "publishing presence failed");
+                }
+            }
+        });
+        Ok(Some(super::PresenceLink { outgoing, incoming }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
