@@ -662,3 +662,35 @@ async fn participants_on_two_servers_see_each_others_presence_and_its_removal() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_participants_of_a_killed_server_vanish_from_the_others() {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let doomed =
+        ServerProcess::start_with_args(SERVER_BINARY, data.path(), &["--store", &redis.url()]);
+    let other = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let ana = TestClient::connect(&doomed.board_url("crashing"))
+        .await
+        .unwrap();
+    let bo = TestClient::connect(&other.board_url("crashing"))
+        .await
+        .unwrap();
+    ana.set_presence(r#"{"user":{"name":"Ana"}}"#);
+    bo.wait_for("Ana's presence from the other server", |c| {
+        c.presence().values().any(|s| s.contains("Ana"))
+    })
+    .await;
+    // No goodbye can come from a killed server: the others notice its heartbeats stop.
+    doomed.kill_hard();
+    let killed = Instant::now();
+    bo.wait_for("Ana gone with her server", |c| {
+        !c.presence().values().any(|s| s.contains("Ana"))
+    })
+    .await;
+    eprintln!(
+        "the killed server's participant vanished after {:?}",
+        killed.elapsed()
+    );
+    drop(ana);
+}

@@ -162,6 +162,11 @@ struct Board {
     frame_gap: f64,
     /// Presence messages for the other servers of this board (a store several servers share).
     presence_out: Option<mpsc::Sender<Vec<u8>>>,
+    /// The other servers' participants here, by the server that speaks for them, and when each
+    /// server was last heard from: a server that falls silent has crashed, and its participants
+    /// are removed.
+    remote_owners: HashMap<ClientID, u64>,
+    servers_heard: HashMap<u64, Instant>,
     /// Awareness clients whose changes wait to be sent together, and since when.
     presence_pending: Vec<ClientID>,
     presence_since: Option<Instant>,
@@ -256,6 +261,8 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         last_frame_at: None,
         frame_gap: 1.0,
         presence_out: None,
+        remote_owners: HashMap::new(),
+        servers_heard: HashMap::new(),
         presence_pending: Vec::new(),
         presence_since: None,
         ctx,
@@ -389,13 +396,26 @@ struct Loaded {
 }
 
 /// Feeds the room the presence the other servers publish for its board.
-async fn relay_presence(mut incoming: mpsc::Receiver<Vec<u8>>, inbox: mpsc::Sender<Command>) {
-    while let Some(frame) = incoming.recv().await {
-        if inbox.send(Command::RemotePresence { frame }).await.is_err() {
+async fn relay_presence(
+    mut incoming: mpsc::Receiver<(u64, Vec<u8>)>,
+    inbox: mpsc::Sender<Command>,
+) {
+    while let Some((node, frame)) = incoming.recv().await {
+        if inbox
+            .send(Command::RemotePresence { node, frame })
+            .await
+            .is_err()
+        {
             return;
         }
     }
 }
+
+/// How often a server tells the others of a board that it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(3);
+/// A server not heard from for this long is taken for gone, with its participants: with the
+/// heartbeat check's own period, they disappear within 12 s of a crash.
+const SERVER_SILENCE: Duration = Duration::from_secs(9);
 
 /// How long one read of a followed log waits for new records.
 const FOLLOW_WAIT: Duration = Duration::from_secs(5);
@@ -661,6 +681,9 @@ impl Board {
     ) -> Result<Exit, Fatal> {
         let mut sweep = tokio::time::interval(self.ctx.config.awareness_timeout / 6);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shared = self.presence_out.is_some();
         let shutdown = self.ctx.shutdown.clone();
         self.idle_since = Some(Instant::now());
         if !early.is_empty() {
@@ -681,6 +704,7 @@ impl Board {
                     self.handle_batch(batch).await?;
                 }
                 _ = sweep.tick() => self.expire_presence(),
+                _ = heartbeat.tick(), if shared => self.heartbeat(),
                 _ = tokio::time::sleep_until(presence_due.unwrap_or_else(far_future)), if presence_due.is_some() => {
                     self.flush_presence();
                 }
@@ -716,7 +740,7 @@ impl Board {
                 }
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
                 Command::Remote { records } => self.integrate_remote(records)?,
-                Command::RemotePresence { frame } => self.apply_remote_presence(frame),
+                Command::RemotePresence { node, frame } => self.apply_remote_presence(node, frame),
                 Command::Evict => {
                     if self.conns.is_empty() {
                         // Unload at the next turn of the loop, as if the grace period had passed.
@@ -1226,6 +1250,36 @@ impl Board {
         }
     }
 
+    /// Tells the other servers of this board that this one is alive, and removes the
+    /// participants of those that fell silent.
+    fn heartbeat(&mut self) {
+        self.publish_presence(&Bytes::new());
+        let silent: Vec<u64> = self
+            .servers_heard
+            .iter()
+            .filter(|(_, heard)| heard.elapsed() > SERVER_SILENCE)
+            .map(|(node, _)| *node)
+            .collect();
+        for node in silent {
+            self.servers_heard.remove(&node);
+            let gone: Vec<ClientID> = self
+                .remote_owners
+                .iter()
+                .filter(|(_, owner)| **owner == node)
+                .map(|(id, _)| *id)
+                .collect();
+            tracing::warn!(
+                server = format!("{node:016x}"),
+                participants = gone.len(),
+                "another server fell silent; removing its participants"
+            );
+            for id in &gone {
+                self.remote_owners.remove(id);
+            }
+            self.remove_states(&gone, false);
+        }
+    }
+
     /// Tells the other servers of this board about presence changes of participants here.
     fn publish_presence(&self, frame: &Bytes) {
         if let Some(out) = &self.presence_out {
@@ -1237,7 +1291,11 @@ impl Board {
 
     /// Applies presence another server published and passes it on to the participants here
     /// (never back to the other servers: each publishes its own participants' only).
-    fn apply_remote_presence(&mut self, frame: Vec<u8>) {
+    fn apply_remote_presence(&mut self, node: u64, frame: Vec<u8>) {
+        self.servers_heard.insert(node, Instant::now());
+        if frame.is_empty() {
+            return; // a heartbeat
+        }
         let limits = codec::Limits::default();
         let Ok(messages) = codec::decode_frame(&frame, &limits) else {
             tracing::warn!("another server published presence that does not decode");
@@ -1246,7 +1304,15 @@ impl Board {
         for message in messages {
             if let Message::Awareness(update) = message {
                 match self.awareness.apply_update_summary(update) {
-                    Ok(Some(_)) => self.broadcast(Bytes::from(frame.clone()), None),
+                    Ok(Some(summary)) => {
+                        for id in summary.added.iter().chain(&summary.updated) {
+                            self.remote_owners.insert(*id, node);
+                        }
+                        for id in &summary.removed {
+                            self.remote_owners.remove(id);
+                        }
+                        self.broadcast(Bytes::from(frame.clone()), None);
+                    }
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "remote presence not applied"),
                 }
@@ -1267,6 +1333,9 @@ impl Board {
         let (local, remote): (Vec<ClientID>, Vec<ClientID>) =
             expired.into_iter().partition(|id| self.presence.owns(*id));
         self.presence.release(&local);
+        for id in &remote {
+            self.remote_owners.remove(id);
+        }
         self.remove_states(&local, true);
         self.remove_states(&remote, false);
     }

@@ -75,8 +75,9 @@ pub(crate) enum Command {
     /// Records other servers stored on this board (a store several servers share), as
     /// `(position, update)`, oldest first: to show to this server's participants.
     Remote { records: Vec<(u64, Vec<u8>)> },
-    /// An awareness message another server published for this board.
-    RemotePresence { frame: Vec<u8> },
+    /// An awareness message another server published for this board (empty: a heartbeat), with
+    /// that server's id.
+    RemotePresence { node: u64, frame: Vec<u8> },
 }
 
 /// What the HTTP API asks of a board's room: the room is the board's single owner, so reads see

@@ -120,12 +120,13 @@ impl From<sled::Error> for StoreError {
 }
 
 /// Presence shared with the other servers of one board (see [`Store::presence`]): encoded
-/// awareness messages, which never enter the log. Dropping it ends the subscription.
+/// awareness messages, which never enter the log, and heartbeats (empty messages) that say a
+/// server is alive. Dropping it ends the subscription.
 pub struct PresenceLink {
     /// Messages for the other servers, published in order by a task of the store's.
     pub outgoing: tokio::sync::mpsc::Sender<Vec<u8>>,
-    /// Messages the other servers published.
-    pub incoming: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    /// Messages the other servers published, each with the id of the server that did.
+    pub incoming: tokio::sync::mpsc::Receiver<(u64, Vec<u8>)>,
 }
 
 /// Follows one board's log as other servers append to it (see [`Store::follower`]).

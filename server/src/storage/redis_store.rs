@@ -747,7 +747,7 @@ impl Store for RedisStore {
             .await
             .map_err(|_| StoreError::Backend("no presence subscription on Redis".into()))?
             .map_err(backend)?;
-        let (incoming_tx, incoming) = tokio::sync::mpsc::channel::<Vec<u8>>(PRESENCE_QUEUE);
+        let (incoming_tx, incoming) = tokio::sync::mpsc::channel::<(u64, Vec<u8>)>(PRESENCE_QUEUE);
         let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PRESENCE_QUEUE);
         let node = self.node;
         // Other servers' messages in; stops when the room drops its end.
@@ -763,7 +763,11 @@ impl Store for RedisStore {
                         let Some((from, frame)) = payload.split_at_checked(node.len()) else {
                             continue;
                         };
-                        if from != node && incoming_tx.send(frame.to_vec()).await.is_err() {
+                        if from == node {
+                            continue;
+                        }
+                        let sender = u64::from_be_bytes(from.try_into().expect("8 bytes"));
+                        if incoming_tx.send((sender, frame.to_vec())).await.is_err() {
                             return;
                         }
                     }
