@@ -25,6 +25,9 @@ pub enum CloseCode {
     MessageTooBig = 1009,
     /// 1011: an unexpected server error. Reconnect with backoff.
     InternalError = 1011,
+    /// 1013: the server is being drained (taken out of a cluster). Reconnect at once: a load
+    /// balancer sends the new connection to another server, which has the same boards.
+    TryAgainLater = 1013,
     /// 4000: reconnect and resync. The server could not deliver to this connection fast enough
     /// (its outbound queue was full) or the board was reset; nothing was lost on the server, and a
     /// fresh sync handshake brings the client up to date.
@@ -65,6 +68,7 @@ impl CloseCode {
             InvalidPayload,
             MessageTooBig,
             InternalError,
+            TryAgainLater,
             Resync,
             Timeout,
             TokenExpired,

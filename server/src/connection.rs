@@ -58,6 +58,9 @@ pub(crate) struct Context {
     pub rooms: Rooms,
     pub config: ConnectionConfig,
     pub shutdown: CancellationToken,
+    /// Cancelled when this server is drained: its connections close with "try again later" and
+    /// new ones are refused, so that clients move to the other servers of its cluster.
+    pub draining: CancellationToken,
     /// WebSocket connections this server is serving, for the connection limit.
     pub open: Arc<AtomicUsize>,
     /// The server's metrics.
@@ -69,6 +72,8 @@ pub(crate) struct Context {
 enum Ending {
     /// The server is shutting down.
     Shutdown,
+    /// The server is being drained.
+    Draining,
     /// The room ended the connection.
     Kicked(Kick),
     /// The client broke the protocol.
@@ -94,6 +99,10 @@ impl Ending {
     fn close_frame(&self) -> Option<(CloseCode, String)> {
         match self {
             Ending::Shutdown => Some((CloseCode::GoingAway, "server shutting down".into())),
+            Ending::Draining => Some((
+                CloseCode::TryAgainLater,
+                "server draining; reconnect".into(),
+            )),
             Ending::Kicked(kick) => Some((kick.code, kick.reason.into())),
             Ending::Violation(code, reason) => Some((*code, reason.clone())),
             Ending::Silent => Some((CloseCode::Timeout, "no pong or message in time".into())),
@@ -169,6 +178,7 @@ where
         let joined = tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => Err(Ending::Shutdown),
+            _ = ctx.draining.cancelled() => Err(Ending::Draining),
             answer = ready => match answer {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(JoinError::Unavailable)) | Err(_) => Err(Ending::Unavailable),
@@ -196,6 +206,7 @@ where
                 let ending = tokio::select! {
                     biased;
                     _ = ctx.shutdown.cancelled() => Ending::Shutdown,
+                    _ = ctx.draining.cancelled() => Ending::Draining,
                     _ = expiry => Ending::Expired,
                     kick = &mut kicked => kick.map_or(Ending::RoomGone, Ending::Kicked),
                     ending = read_loop(&mut stream, &room, conn, &ctx.config, &ctx.metrics) => ending,

@@ -118,6 +118,7 @@ pub async fn run_with_store(
             rooms,
             config: config.connection.clone(),
             shutdown: shutdown.clone(),
+            draining: CancellationToken::new(),
             open: Default::default(),
             metrics,
         },

@@ -694,3 +694,55 @@ async fn the_participants_of_a_killed_server_vanish_from_the_others() {
     );
     drop(ana);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_server_sends_its_participants_to_try_again_and_the_others_carry_on() {
+    use client_protocol::client::{Client, ClientOptions, Status};
+    let redis = RedisServer::start();
+    let drained = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let other = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let writer = TestClient::connect(&drained.board_url("moving"))
+        .await
+        .unwrap();
+    writer.push("cards", "written before the drain");
+    let sdk = Client::connect(&drained.board_url("moving"), ClientOptions::default())
+        .await
+        .unwrap();
+    let seen = TestClient::connect(&other.board_url("moving"))
+        .await
+        .unwrap();
+    seen.wait_for("the card, through the other server", |c| cards(c) == 1)
+        .await;
+
+    let drain = reqwest::Client::new()
+        .post(format!("http://{}/admin/drain", drained.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drain.status(), 202);
+    let told = tokio::time::timeout(
+        PATIENCE,
+        sdk.wait_for_status(|s| {
+            matches!(
+                s,
+                Status::Disconnected {
+                    code: Some(1013),
+                    ..
+                }
+            )
+        }),
+    )
+    .await;
+    assert!(told.is_ok(), "the participant was not told to try again");
+    assert_eq!(readiness(&drained).await, 503);
+    assert!(TestClient::connect(&drained.board_url("moving"))
+        .await
+        .is_err());
+    // Everything is still there, through the servers still in the cluster.
+    let moved = TestClient::connect(&other.board_url("moving"))
+        .await
+        .unwrap();
+    assert_eq!(cards(&moved), 1);
+    assert_eq!(readiness(&other).await, 200);
+    sdk.close().await;
+}

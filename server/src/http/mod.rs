@@ -6,6 +6,7 @@
 //! | `GET /healthz`         | 200 while the process is up                                 |
 //! | `GET /metrics`        | Prometheus / OpenMetrics text ([`crate::metrics`])          |
 //! | `GET /readyz`          | 200 while accepting connections; 503 once shutting down or while storage does not answer |
+//! | `POST /admin/drain`    | drains this server: readiness fails, connections close with 1013 |
 //! | `GET /`, `GET /b/{id}` | the browser client, embedded in the binary ([`web`])        |
 //!
 //! With access required ([`crate::auth::AccessConfig`]), the board socket and the API check
@@ -30,6 +31,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{AccessConfig, Credential, Role};
 use crate::connection;
+use credentials::Caller;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -48,6 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/boards/{board_id}", get(board_socket))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/admin/drain", axum::routing::post(drain))
         .route("/metrics", get(metrics))
         .merge(api::routes(state.max_body_bytes))
         .merge(web::routes())
@@ -111,6 +114,13 @@ async fn board_socket(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is shutting down",
+        );
+    }
+    if state.connections.draining.is_cancelled() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this server is being drained; connect to another",
         );
     }
     let limits = &state.connections.config;
@@ -182,6 +192,23 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Drains this server (admin key, on a server that has one): readiness fails from now on, new
+/// connections are refused with 503 `draining`, and open ones are closed with 1013 "try again
+/// later", so that a load balancer moves everyone to the other servers of the cluster. Boards
+/// stay stored; the server keeps running until it is stopped.
+async fn drain(State(state): State<AppState>, Caller(caller): Caller) -> Response {
+    if let Err(refused) = caller.require_admin("drain the server") {
+        return api::ApiError::from(refused).into_response();
+    }
+    tracing::warn!("draining: closing every connection and refusing new ones");
+    state.connections.draining.cancel();
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"status": "draining"})),
+    )
+        .into_response()
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -192,6 +219,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is shutting down",
+        )
+    } else if state.connections.draining.is_cancelled() {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this server is being drained",
         )
     } else if let Err(failure) = state.connections.rooms.history().store().health().await {
         error(
