@@ -62,6 +62,16 @@ pub struct Metrics {
     pub unloads: Counter,
     /// Boards written as snapshots (compactions).
     pub compactions: Counter,
+    /// Updates other servers stored on a shared store, shown to this server's participants.
+    pub remote_updates: Counter,
+    /// Failed reads of a followed board log (the follower retries after a second).
+    pub follow_errors: Counter,
+    /// Presence messages other servers published, applied here.
+    pub remote_presence: Counter,
+    /// Heartbeats heard from other servers.
+    pub heartbeats_received: Counter,
+    /// Other servers taken for crashed after their heartbeats stopped (counted per board).
+    pub servers_lost: Counter,
 }
 
 impl Metrics {
@@ -88,6 +98,11 @@ impl Metrics {
             refused_connections: Family::default(),
             unloads: Counter::default(),
             compactions: Counter::default(),
+            remote_updates: Counter::default(),
+            follow_errors: Counter::default(),
+            remote_presence: Counter::default(),
+            heartbeats_received: Counter::default(),
+            servers_lost: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -169,6 +184,31 @@ impl Metrics {
             "compactions",
             "Board logs folded into snapshots",
             metrics.compactions.clone(),
+        );
+        registry.register(
+            "remote_updates",
+            "Updates other servers stored on the shared store, shown to this server's participants",
+            metrics.remote_updates.clone(),
+        );
+        registry.register(
+            "follow_errors",
+            "Failed reads of a followed board log (retried after a second)",
+            metrics.follow_errors.clone(),
+        );
+        registry.register(
+            "remote_presence",
+            "Presence messages from other servers applied here",
+            metrics.remote_presence.clone(),
+        );
+        registry.register(
+            "heartbeats_received",
+            "Heartbeats heard from other servers",
+            metrics.heartbeats_received.clone(),
+        );
+        registry.register(
+            "servers_lost",
+            "Other servers taken for crashed after their heartbeats stopped, per board",
+            metrics.servers_lost.clone(),
         );
         Metrics {
             registry,

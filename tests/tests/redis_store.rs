@@ -578,6 +578,17 @@ async fn participants_on_three_servers_sharing_one_redis_see_each_others_edits_s
     for client in &rust {
         assert_eq!(client.state_vector(), expected);
     }
+    // And each counts what it showed from the others.
+    for server in &nodes {
+        let (status, metrics) = parcours_e2e::http_get(server.addr, "/metrics").await;
+        assert_eq!(status, 200);
+        let shown: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("parcours_remote_updates_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(shown >= 4, "{shown} updates from the other servers: {metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -271,8 +271,9 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
     let following = match board.ctx.store.follower(&board.handle.board).await {
         Ok(Some(follower)) => {
             let (inbox, after) = (board.handle.inbox.clone(), board.last_seq.unwrap_or(0));
+            let metrics = board.ctx.metrics.clone();
             Some(tokio::spawn(
-                follow(follower, inbox, after).in_current_span(),
+                follow(follower, inbox, after, metrics).in_current_span(),
             ))
         }
         Ok(None) => None,
@@ -425,6 +426,7 @@ async fn follow(
     mut follower: Box<dyn crate::storage::Follower>,
     inbox: mpsc::Sender<Command>,
     mut after: LogSeq,
+    metrics: Arc<Metrics>,
 ) {
     loop {
         match follower.next(after, FOLLOW_WAIT).await {
@@ -438,6 +440,7 @@ async fn follow(
                 }
             }
             Err(error) => {
+                metrics.follow_errors.inc();
                 tracing::warn!(%error, after, "reading the board's log failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -1157,6 +1160,7 @@ impl Board {
                 }
                 self.log_updates += 1;
                 self.log_bytes += update.len() as u64;
+                self.ctx.metrics.remote_updates.inc();
                 self.broadcast(Bytes::from(codec::encode_update(&diff)), None);
             }
         }
@@ -1262,6 +1266,7 @@ impl Board {
             .collect();
         for node in silent {
             self.servers_heard.remove(&node);
+            self.ctx.metrics.servers_lost.inc();
             let gone: Vec<ClientID> = self
                 .remote_owners
                 .iter()
@@ -1294,8 +1299,10 @@ impl Board {
     fn apply_remote_presence(&mut self, node: u64, frame: Vec<u8>) {
         self.servers_heard.insert(node, Instant::now());
         if frame.is_empty() {
+            self.ctx.metrics.heartbeats_received.inc();
             return; // a heartbeat
         }
+        self.ctx.metrics.remote_presence.inc();
         let limits = codec::Limits::default();
         let Ok(messages) = codec::decode_frame(&frame, &limits) else {
             tracing::warn!("another server published presence that does not decode");
