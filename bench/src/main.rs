@@ -10,6 +10,7 @@
 //! checks that every update reached every participant, and prints one JSON line per scenario and
 //! server, then a table (with our/their ratios when both servers ran).
 
+mod cluster;
 mod history;
 mod peer;
 mod scenarios;
@@ -25,7 +26,7 @@ use target::{Kind, Server};
 #[derive(Debug, Parser)]
 struct Args {
     /// Scenarios to run, comma-separated (default: all): fanout, busy, hot, hot-participants,
-    /// many-boards, presence, join-storm, cold-load, ingest, history.
+    /// many-boards, presence, join-storm, cold-load, ingest, history, cross-node.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Servers to measure, comma-separated.

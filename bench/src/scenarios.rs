@@ -20,7 +20,7 @@ pub const BENCH_ADMIN_KEY: &str = "parcours-bench admin key, for benchmarks only
 use crate::target::{Kind, Server};
 
 /// Every scenario, in the order they run.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     "fanout",
     "busy",
     "hot",
@@ -31,6 +31,7 @@ pub const ALL: [&str; 10] = [
     "cold-load",
     "ingest",
     "history",
+    "cross-node",
 ];
 
 /// How big to make the scenarios: 1.0 is the size the issue names; smaller for a quick look.
@@ -130,7 +131,7 @@ pub(crate) fn outcome(
 
 /// Connects `count` peers to `url` (at most 64 handshakes at once); peer `i` gets writer number
 /// `first + i`. Peers that record latency: one in `sample`.
-async fn connect_many(
+pub(crate) async fn connect_many(
     url: &str,
     first: u64,
     count: usize,
@@ -182,7 +183,7 @@ async fn connect_as(
 }
 
 /// Waits until `tally` counts `expected` deliveries, or `patience` passes without progress.
-async fn drain(tally: &Tally, expected: u64, patience: Duration) {
+pub(crate) async fn drain(tally: &Tally, expected: u64, patience: Duration) {
     let mut last = tally.delivered.load(Ordering::Relaxed);
     let mut since = Instant::now();
     loop {
@@ -397,6 +398,7 @@ pub async fn run(name: &str, server: &Server, scale: Scale) -> anyhow::Result<Ou
         "cold-load" => cold_load(server, scale).await,
         "ingest" => ingest(server, scale).await,
         "history" => crate::history::history(server, scale).await,
+        "cross-node" => crate::cluster::cross_node(server, scale).await,
         other => bail!("unknown scenario {other:?}; known: {}", ALL.join(", ")),
     }
 }

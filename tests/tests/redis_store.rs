@@ -587,7 +587,10 @@ async fn participants_on_three_servers_sharing_one_redis_see_each_others_edits_s
             .find_map(|l| l.strip_prefix("parcours_remote_updates_total "))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
-        assert!(shown >= 4, "{shown} updates from the other servers: {metrics}");
+        assert!(
+            shown >= 4,
+            "{shown} updates from the other servers: {metrics}"
+        );
     }
 }
 
