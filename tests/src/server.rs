@@ -10,13 +10,37 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::redis::RedisServer;
+
+/// The configuration's store for the Redis at `url`.
+fn redis_store(url: &str) -> parcours_server::config::StoreConfig {
+    parcours_server::config::StoreConfig::Redis {
+        url: url.to_owned(),
+        allow_unsafe_persistence: false,
+    }
+}
+
+/// What a server's storage needs kept alive across restarts.
+#[derive(Default)]
+struct Kept {
+    /// A temp data directory.
+    _temp: Option<Arc<TempDir>>,
+    /// The Redis of a server started with `PARCOURS_TEST_STORE=redis`.
+    _redis: Option<Arc<RedisServer>>,
+}
+
 /// A running server and the data directory it stores in.
+///
+/// With `PARCOURS_TEST_STORE=redis` in the environment, the servers that [`TestServer::start`]
+/// and [`TestServer::start_with`] make store in a Redis of their own instead of sled (each gets
+/// a fresh `redis-server`), so that the end-to-end suite can be run in cluster mode:
+/// `PARCOURS_TEST_STORE=redis cargo test -p parcours-e2e --test collaboration`.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
     config: ServerConfig,
-    /// Keeps a temp data directory alive for as long as any server uses it.
-    _temp: Option<Arc<TempDir>>,
+    /// Keeps what the store needs alive for as long as any server uses it.
+    kept: Kept,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), parcours_server::ServerError>>,
 }
@@ -31,21 +55,31 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
         let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let mut config = ServerConfig::new(temp.path().to_path_buf());
+        let redis = (std::env::var("PARCOURS_TEST_STORE").as_deref() == Ok("redis"))
+            .then(|| Arc::new(RedisServer::start()));
+        if let Some(redis) = &redis {
+            config.store = redis_store(&redis.url());
+        }
         adjust(&mut config);
-        Self::launch(config, Some(temp)).await
+        let kept = Kept {
+            _temp: Some(temp),
+            _redis: redis,
+        };
+        Self::launch(config, kept).await
     }
 
     /// Starts a server storing in the Redis at `url` (`--store redis://…`), letting the test
     /// adjust the rest of the configuration.
     pub async fn start_on_redis(url: &str, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
-        Self::start_with(|config| {
-            config.store = parcours_server::config::StoreConfig::Redis {
-                url: url.to_owned(),
-                allow_unsafe_persistence: false,
-            };
-            adjust(config);
-        })
-        .await
+        let temp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut config = ServerConfig::new(temp.path().to_path_buf());
+        config.store = redis_store(url);
+        adjust(&mut config);
+        let kept = Kept {
+            _temp: Some(temp),
+            _redis: None,
+        };
+        Self::launch(config, kept).await
     }
 
     /// Starts a server on a store the caller made (for fault injection), in `dir`.
@@ -67,7 +101,7 @@ impl TestServer {
         TestServer {
             addr,
             config,
-            _temp: None,
+            kept: Kept::default(),
             shutdown,
             task,
         }
@@ -82,15 +116,15 @@ impl TestServer {
     pub async fn start_in_with(dir: &Path, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
         let mut config = ServerConfig::new(dir.to_path_buf());
         adjust(&mut config);
-        Self::launch(config, None).await
+        Self::launch(config, Kept::default()).await
     }
 
-    async fn launch(config: ServerConfig, temp: Option<Arc<TempDir>>) -> Self {
+    async fn launch(config: ServerConfig, kept: Kept) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        Self::launch_on(listener, config, temp)
+        Self::launch_on(listener, config, kept)
     }
 
-    fn launch_on(listener: TcpListener, config: ServerConfig, temp: Option<Arc<TempDir>>) -> Self {
+    fn launch_on(listener: TcpListener, config: ServerConfig, kept: Kept) -> Self {
         crate::init_logging();
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
@@ -102,7 +136,7 @@ impl TestServer {
         TestServer {
             addr,
             config,
-            _temp: temp,
+            kept,
             shutdown,
             task,
         }
@@ -133,28 +167,28 @@ impl TestServer {
         self.stop_keeping_data().await;
     }
 
-    async fn stop_keeping_data(self) -> (ServerConfig, Option<Arc<TempDir>>) {
+    async fn stop_keeping_data(self) -> (ServerConfig, Kept) {
         self.shutdown.cancel();
         self.task
             .await
             .expect("server task panicked")
             .expect("server returned an error");
-        (self.config, self._temp)
+        (self.config, self.kept)
     }
 
     /// Shuts down gracefully and starts again on the same data directory (on a new port).
     pub async fn restart(self) -> Self {
-        let (config, temp) = self.stop_keeping_data().await;
-        Self::launch(config, temp).await
+        let (config, kept) = self.stop_keeping_data().await;
+        Self::launch(config, kept).await
     }
 
     /// Shuts down gracefully, waits `downtime`, and starts again on the same data directory and
     /// the same port, so that clients can reconnect to the URL they had.
     pub async fn restart_on_same_port(self, downtime: std::time::Duration) -> Self {
         let addr = self.addr;
-        let (config, temp) = self.stop_keeping_data().await;
+        let (config, kept) = self.stop_keeping_data().await;
         tokio::time::sleep(downtime).await;
         let listener = TcpListener::bind(addr).await.expect("rebind the same port");
-        Self::launch_on(listener, config, temp)
+        Self::launch_on(listener, config, kept)
     }
 }
