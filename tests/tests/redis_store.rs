@@ -760,3 +760,59 @@ async fn a_drained_server_sends_its_participants_to_try_again_and_the_others_car
     assert_eq!(readiness(&other).await, 200);
     sdk.close().await;
 }
+
+/// Sends one inline command to the Redis at `port` and returns its one-line reply.
+fn redis_command(port_url: &str, command: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = port_url.trim_start_matches("redis://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to redis");
+    stream
+        .write_all(format!("{command}\r\n").as_bytes())
+        .expect("send");
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).expect("reply");
+    line.trim().to_owned()
+}
+
+#[tokio::test]
+async fn one_server_at_a_time_holds_a_boards_checkpoint_lease_and_a_paused_one_is_refused() {
+    let redis = RedisServer::start();
+    // Two servers' stores on one Redis.
+    let first = RedisStore::open(&redis.url(), false).await.unwrap();
+    let second = RedisStore::open(&redis.url(), false).await.unwrap();
+    let b = board("leased");
+    let updates: Vec<Vec<u8>> = (1..=20u8).map(|i| vec![i]).collect();
+    let refs: Vec<&[u8]> = updates.iter().map(Vec::as_slice).collect();
+    first.append(&b, &by("ana", &refs)).await.unwrap();
+
+    assert!(first.claim_checkpoint(&b).await.unwrap());
+    assert!(!second.claim_checkpoint(&b).await.unwrap());
+    assert!(
+        first.claim_checkpoint(&b).await.unwrap(),
+        "renewed by its holder"
+    );
+    first
+        .checkpoint(&b, b"first at 10".to_vec(), 10, None)
+        .await
+        .unwrap();
+
+    // The first server stalls (paused) until its lease runs out; the second takes over.
+    let dropped = redis_command(&redis.url(), "DEL parcours:board:{leased}:checkpoint_lease");
+    assert_eq!(dropped, ":1");
+    assert!(second.claim_checkpoint(&b).await.unwrap());
+    second
+        .checkpoint(&b, b"second at 18".to_vec(), 18, None)
+        .await
+        .unwrap();
+    // The paused server wakes up: it no longer holds the lease, and what it had begun to write
+    // (older than the newest) is refused.
+    assert!(!first.claim_checkpoint(&b).await.unwrap());
+    first
+        .checkpoint(&b, b"first at 15".to_vec(), 15, None)
+        .await
+        .unwrap();
+    assert_eq!(first.checkpoints(&b).await.unwrap(), vec![10, 18]);
+    let stored = first.load(&b).await.unwrap();
+    assert_eq!(stored.snapshot.as_deref(), Some(&b"second at 18"[..]));
+    assert_eq!(stored.updates, vec![vec![19], vec![20]]);
+}

@@ -890,7 +890,7 @@ impl Board {
             idle_since.store(value, Ordering::Relaxed);
         }
         if self.should_compact() {
-            self.checkpoint_in_background();
+            self.checkpoint_in_background().await;
         }
         Ok(())
     }
@@ -1454,6 +1454,9 @@ impl Board {
         let Some(through) = self.last_seq.filter(|_| self.log_updates > 0) else {
             return Ok(());
         };
+        if !self.may_checkpoint().await {
+            return Ok(());
+        }
         let started = Instant::now();
         let Ok(snapshot) = apply::snapshot(self.doc()) else {
             // The log still reproduces the board; keep it rather than store what cannot be read
@@ -1487,6 +1490,25 @@ impl Board {
         Ok(())
     }
 
+    /// Whether this server writes the board's next checkpoint: on a store several servers share,
+    /// the one holding the board's lease does. If another does, this one counts its log from
+    /// zero again and asks again after as many records.
+    async fn may_checkpoint(&mut self) -> bool {
+        match self.ctx.store.claim_checkpoint(&self.handle.board).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::debug!("another server holds the board's checkpoint lease");
+                self.log_updates = 0;
+                self.log_bytes = 0;
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the checkpoint lease could not be asked for");
+                false
+            }
+        }
+    }
+
     /// Waits for the checkpoint being written in the background, if any.
     async fn checkpoint_written(&mut self) {
         if let Some(writing) = self.writing_checkpoint.take() {
@@ -1499,7 +1521,7 @@ impl Board {
     /// storing it happen off it, so the board keeps serving. The log holds everything meanwhile,
     /// so a checkpoint that fails or is cut short by a crash loses nothing. One at a time: while
     /// one is being written, the next waits for the next batch.
-    fn checkpoint_in_background(&mut self) {
+    async fn checkpoint_in_background(&mut self) {
         if self
             .writing_checkpoint
             .as_ref()
@@ -1510,6 +1532,9 @@ impl Board {
         let Some(through) = self.last_seq.filter(|_| self.log_updates > 0) else {
             return;
         };
+        if !self.may_checkpoint().await {
+            return;
+        }
         let started = Instant::now();
         let encoded = catch_unwind(AssertUnwindSafe(|| {
             self.doc()

@@ -186,6 +186,15 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every write so far durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
 
+    /// Whether this server may write `board`'s next checkpoint. Where several servers share the
+    /// store, one of them holds a lease on each board's checkpoints at a time, so that they do
+    /// not all do the same work (a checkpoint written anyway by a server that lost its lease is
+    /// still refused if older than the newest). Always `true` for a store only this process
+    /// writes.
+    async fn claim_checkpoint(&self, _board: &BoardId) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     /// Whether the store answers now, for readiness: an embedded store always does; a remote one
     /// is asked, briefly.
     async fn health(&self) -> Result<(), StoreError> {

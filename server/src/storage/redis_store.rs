@@ -14,6 +14,7 @@
 //! | `parcours:board:{id}:authors`        | list   | JSON [`Author`], numbered by position              |
 //! | `parcours:board:{id}:author_index`   | hash   | JSON [`Author`] → its number                       |
 //! | `parcours:board:{id}:milestones`     | hash   | milestone id → JSON [`Milestone`]                  |
+//! | `parcours:board:{id}:checkpoint_lease` | string | the server writing the board's checkpoints, expiring |
 //! | `parcours:boards`                    | zset   | every board id, score 0 (listed by `ZRANGEBYLEX`)  |
 //!
 //! Positions ([`LogSeq`]) come from the board's own counter, incremented in the append script and
@@ -278,6 +279,23 @@ return 1
 ",
     )
 });
+
+/// Takes or renews this server's lease on a board's checkpoints: granted if nobody holds it or
+/// this server does. KEYS: lease. ARGV: server id, lease in ms.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+",
+    )
+});
+
+/// How long a server's lease on a board's checkpoints lasts without renewal: a server that
+/// stopped (or stalled) gives way to the others after this.
+const CHECKPOINT_LEASE: Duration = Duration::from_secs(30);
 
 /// Drops a checkpoint unless it is the newest. KEYS: checkpoints, checkpoint_data. ARGV: seq.
 static REMOVE_CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
@@ -786,6 +804,17 @@ impl Store for RedisStore {
             }
         });
         Ok(Some(super::PresenceLink { outgoing, incoming }))
+    }
+
+    async fn claim_checkpoint(&self, board: &BoardId) -> Result<bool, StoreError> {
+        let granted: i64 = CLAIM
+            .key(format!("parcours:board:{{{board}}}:checkpoint_lease"))
+            .arg(format!("{:016x}", u64::from_be_bytes(self.node)))
+            .arg(CHECKPOINT_LEASE.as_millis() as u64)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(granted == 1)
     }
 
     async fn health(&self) -> Result<(), StoreError> {
