@@ -816,3 +816,42 @@ async fn one_server_at_a_time_holds_a_boards_checkpoint_lease_and_a_paused_one_i
     assert_eq!(stored.snapshot.as_deref(), Some(&b"second at 18"[..]));
     assert_eq!(stored.updates, vec![vec![19], vec![20]]);
 }
+
+#[tokio::test]
+async fn the_stream_stays_bounded_behind_its_checkpoints_and_trimmed_versions_are_refused() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url(), false).await.unwrap();
+    let b = board("bounded");
+    let stream_length = || redis_command(&redis.url(), "XLEN parcours:board:{bounded}:log");
+    // 25,000 one-byte updates, with a checkpoint every 5,000 as a server would write them.
+    let updates: Vec<Vec<u8>> = (0..1000).map(|i| vec![(i % 250) as u8]).collect();
+    let refs: Vec<&[u8]> = updates.iter().map(Vec::as_slice).collect();
+    for round in 1..=25u64 {
+        let last = store.append(&b, &by("ana", &refs)).await.unwrap();
+        assert_eq!(last, round * 1000);
+        if last % 5000 == 0 {
+            store
+                .checkpoint(&b, format!("state at {last}").into_bytes(), last, None)
+                .await
+                .unwrap();
+        }
+    }
+    // Trimmed below the newest checkpoint at least 10,000 records behind the newest one.
+    assert_eq!(stream_length(), ":10000");
+    assert_eq!(
+        store.checkpoints(&b).await.unwrap(),
+        vec![15000, 20000, 25000]
+    );
+    // The board, and versions from the kept checkpoints on, still load.
+    let now = store.load(&b).await.unwrap();
+    assert_eq!(now.snapshot.as_deref(), Some(&b"state at 25000"[..]));
+    assert_eq!(now.last_seq, Some(25000));
+    let then = store.load_at(&b, 16_500).await.unwrap();
+    assert_eq!(then.snapshot.as_deref(), Some(&b"state at 15000"[..]));
+    assert_eq!(then.updates.len(), 1500);
+    // Older ones are refused rather than rebuilt wrong.
+    assert!(matches!(
+        store.load_at(&b, 9_000).await,
+        Err(parcours_server::storage::StoreError::Unsupported(_))
+    ));
+}

@@ -85,6 +85,9 @@ enum Fatal {
     Poisoned,
     /// The board is being deleted (not a failure: the room's last act).
     Deleted(oneshot::Sender<Result<(), StoreError>>),
+    /// Other servers trimmed the board's stream past what this room had read from it (it fell
+    /// far behind): the room reloads from the newest checkpoint.
+    Behind,
 }
 
 /// How a serving room ended without failing.
@@ -340,6 +343,13 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
                         reason: "board reset",
                     }
                 }
+                Fatal::Behind => {
+                    tracing::warn!("fell behind the board's trimmed stream; reloading");
+                    Kick {
+                        code: CloseCode::Resync,
+                        reason: "board reloaded",
+                    }
+                }
                 Fatal::Deleted(_) => Kick {
                     code: CloseCode::BoardDeleted,
                     reason: "board deleted",
@@ -434,6 +444,12 @@ async fn follow(
                 let Some((last, _)) = records.last() else {
                     continue;
                 };
+                // Positions are dense: a gap means the stream was trimmed past `after`. (A board
+                // that loaded empty may start anywhere: a deleted board's positions go on.)
+                if after > 0 && records.first().is_some_and(|(first, _)| *first > after + 1) {
+                    let _ = inbox.send(Command::FellBehind).await;
+                    return;
+                }
                 after = *last;
                 if inbox.send(Command::Remote { records }).await.is_err() {
                     return;
@@ -743,6 +759,7 @@ impl Board {
                 }
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
                 Command::Remote { records } => self.integrate_remote(records)?,
+                Command::FellBehind => return Err(Fatal::Behind),
                 Command::RemotePresence { node, frame } => self.apply_remote_presence(node, frame),
                 Command::Evict => {
                     if self.conns.is_empty() {

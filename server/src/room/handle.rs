@@ -75,6 +75,8 @@ pub(crate) enum Command {
     /// Records other servers stored on this board (a store several servers share), as
     /// `(position, update)`, oldest first: to show to this server's participants.
     Remote { records: Vec<(u64, Vec<u8>)> },
+    /// The board's followed log was trimmed past what this room had read: it must reload.
+    FellBehind,
     /// An awareness message another server published for this board (empty: a heartbeat), with
     /// that server's id.
     RemotePresence { node: u64, frame: Vec<u8> },

@@ -158,6 +158,7 @@ struct Keys {
     authors: String,
     author_index: String,
     milestones: String,
+    trimmed: String,
 }
 
 impl Keys {
@@ -172,6 +173,7 @@ impl Keys {
             authors: key("authors"),
             author_index: key("author_index"),
             milestones: key("milestones"),
+            trimmed: key("trimmed"),
         }
     }
 }
@@ -226,6 +228,10 @@ static LOAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', 0, 1)
+local trimmed = tonumber(redis.call('GET', KEYS[4]) or '0')
+if trimmed > 0 and (not top[1] or tonumber(top[1]) < trimmed) then
+  return redis.error_reply('TRIMMED the stream no longer holds what rebuilds this version')
+end
 local out = {false, false}
 local start = '-'
 if top[1] then
@@ -276,6 +282,31 @@ if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[3], 'checkpointed_ms', ARGV[4], 'snapshot_bytes', ARGV[5], 'summary', ARGV[3])
 end
 return 1
+",
+    )
+});
+
+/// Records kept in a board's stream behind its newest checkpoint: past them, the stream is
+/// trimmed below a checkpoint, which stays (with everything after it), older ones going.
+const KEEP_RECORDS: u64 = 10_000;
+
+/// Trims a board's stream below its newest checkpoint at or before ARGV[1], dropping the
+/// checkpoints before that one; remembers where (versions before it can no longer be rebuilt).
+/// Returns the checkpoint trimmed to, or 0. KEYS: checkpoints, checkpoint_data, log, trimmed.
+static TRIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local keep = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', 0, 1)
+if not keep[1] then return 0 end
+local c = tonumber(keep[1])
+if c <= tonumber(redis.call('GET', KEYS[4]) or '0') then return 0 end
+redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', c + 1))
+for _, seq in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. c)) do
+  redis.call('HDEL', KEYS[2], seq)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. c)
+redis.call('SET', KEYS[4], c)
+return c
 ",
     )
 });
@@ -461,10 +492,16 @@ impl RedisStore {
             .key(&keys.checkpoints)
             .key(&keys.checkpoint_data)
             .key(&keys.log)
+            .key(&keys.trimmed)
             .arg(at.map_or_else(|| "+inf".to_owned(), |at| at.to_string()))
             .invoke_async(&mut self.conn())
             .await
-            .map_err(backend)?;
+            .map_err(|e| match e.code() {
+                Some("TRIMMED") => StoreError::Unsupported(
+                    "versions from before the stream was trimmed are not kept on Redis",
+                ),
+                _ => backend(e),
+            })?;
         let mut stored = StoredBoard::default();
         let mut reply = reply.into_iter();
         if let (Some(seq), Some(record)) = (reply.next(), reply.next()) {
@@ -637,6 +674,20 @@ impl Store for RedisStore {
         if stored == 0 {
             // Not an error: a newer checkpoint already covers everything this one would.
             tracing::debug!(board = %board, through, "stale checkpoint not stored");
+            return Ok(());
+        }
+        // The stream stays bounded: what a checkpoint far enough behind covers goes.
+        let trimmed_to: u64 = TRIM
+            .key(&keys.checkpoints)
+            .key(&keys.checkpoint_data)
+            .key(&keys.log)
+            .key(&keys.trimmed)
+            .arg(through.saturating_sub(KEEP_RECORDS))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        if trimmed_to > 0 {
+            tracing::info!(board = %board, below = trimmed_to, "stream trimmed");
         }
         Ok(())
     }
@@ -726,6 +777,7 @@ impl Store for RedisStore {
                 &keys.authors,
                 &keys.author_index,
                 &keys.milestones,
+                &keys.trimmed,
             ])
             .ignore()
             .query_async::<()>(&mut self.conn())
