@@ -66,6 +66,8 @@ pub struct Metrics {
     pub remote_updates: Counter,
     /// Failed reads of a followed board log (the follower retries after a second).
     pub follow_errors: Counter,
+    /// Time from another server storing an update to this one reading it: the stream lag.
+    pub follow_lag_seconds: Histogram,
     /// Presence messages other servers published, applied here.
     pub remote_presence: Counter,
     /// Heartbeats heard from other servers.
@@ -100,6 +102,10 @@ impl Metrics {
             compactions: Counter::default(),
             remote_updates: Counter::default(),
             follow_errors: Counter::default(),
+            // 1 ms to ~30 s.
+            follow_lag_seconds: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 16),
+            ),
             remote_presence: Counter::default(),
             heartbeats_received: Counter::default(),
             servers_lost: Counter::default(),
@@ -194,6 +200,11 @@ impl Metrics {
             "follow_errors",
             "Failed reads of a followed board log (retried after a second)",
             metrics.follow_errors.clone(),
+        );
+        registry.register(
+            "follow_lag_seconds",
+            "Time from another server storing an update to this one reading it from the stream",
+            metrics.follow_lag_seconds.clone(),
         );
         registry.register(
             "remote_presence",

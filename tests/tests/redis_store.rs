@@ -591,6 +591,10 @@ async fn participants_on_three_servers_sharing_one_redis_see_each_others_edits_s
             shown >= 4,
             "{shown} updates from the other servers: {metrics}"
         );
+        assert!(
+            metrics.contains("parcours_follow_lag_seconds_count"),
+            "the stream lag is measured: {metrics}"
+        );
     }
 }
 

@@ -441,16 +441,26 @@ async fn follow(
     loop {
         match follower.next(after, FOLLOW_WAIT).await {
             Ok(records) => {
-                let Some((last, _)) = records.last() else {
+                let Some(&(last, _, stored_ms)) = records.last() else {
                     continue;
                 };
                 // Positions are dense: a gap means the stream was trimmed past `after`. (A board
                 // that loaded empty may start anywhere: a deleted board's positions go on.)
-                if after > 0 && records.first().is_some_and(|(first, _)| *first > after + 1) {
+                if after > 0
+                    && records
+                        .first()
+                        .is_some_and(|(first, ..)| *first > after + 1)
+                {
                     let _ = inbox.send(Command::FellBehind).await;
                     return;
                 }
-                after = *last;
+                after = last;
+                let lag_ms = now_ms().saturating_sub(stored_ms);
+                metrics.follow_lag_seconds.observe(lag_ms as f64 / 1000.0);
+                let records = records
+                    .into_iter()
+                    .map(|(seq, update, _)| (seq, update))
+                    .collect();
                 if inbox.send(Command::Remote { records }).await.is_err() {
                     return;
                 }

@@ -132,13 +132,14 @@ pub struct PresenceLink {
 /// Follows one board's log as other servers append to it (see [`Store::follower`]).
 #[async_trait]
 pub trait Follower: Send {
-    /// The records stored after `after`, oldest first, as `(position, update)`; waits up to
-    /// `wait` for the first, and returns none if nothing came.
+    /// The records stored after `after`, oldest first, as `(position, update, when it was
+    /// stored in ms since the Unix epoch)`; waits up to `wait` for the first, and returns none if
+    /// nothing came.
     async fn next(
         &mut self,
         after: LogSeq,
         wait: std::time::Duration,
-    ) -> Result<Vec<(LogSeq, Vec<u8>)>, StoreError>;
+    ) -> Result<Vec<(LogSeq, Vec<u8>, u64)>, StoreError>;
 }
 
 /// Durable storage of board documents and their history.

@@ -115,7 +115,7 @@ impl super::Follower for StreamFollower {
         &mut self,
         after: LogSeq,
         wait: Duration,
-    ) -> Result<Vec<(LogSeq, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<(LogSeq, Vec<u8>, u64)>, StoreError> {
         let options = redis::streams::StreamReadOptions::default()
             .block(wait.as_millis() as usize)
             .count(FOLLOW_BATCH);
@@ -141,7 +141,11 @@ impl super::Follower for StreamFollower {
                 let update: Vec<u8> = entry.get("u").ok_or_else(|| {
                     StoreError::Backend(format!("entry {seq} has no update").into())
                 })?;
-                records.push((seq, update));
+                let stored_ms = entry
+                    .get::<Vec<u8>>("i")
+                    .and_then(|info| Info::decode(&info))
+                    .map_or(0, |info| info.time_ms);
+                records.push((seq, update, stored_ms));
             }
         }
         Ok(records)
