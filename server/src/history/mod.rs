@@ -68,7 +68,57 @@ pub enum HistoryError {
 }
 
 /// Records read from storage at a time when searching the log newest first.
-pub const SCAN_CHUNK: usize = 1024;
+const SCAN_CHUNK: usize = 1024;
+
+/// Reads a board's log newest first, [`SCAN_CHUNK`] records at a time, so that a search that
+/// stops early (a page of history, the version at a recent time) reads only what it needs.
+pub struct NewestFirst {
+    board: BoardId,
+    after: Option<LogSeq>,
+    through: Option<LogSeq>,
+    done: bool,
+}
+
+impl NewestFirst {
+    /// The records of `board` after `after` and up to `through` (both optional).
+    pub fn new(board: &BoardId, after: Option<LogSeq>, through: Option<LogSeq>) -> Self {
+        NewestFirst {
+            board: board.clone(),
+            after,
+            through,
+            done: false,
+        }
+    }
+
+    /// The next, older chunk; `None` once the log is read to its start.
+    pub async fn next_chunk(
+        &mut self,
+        store: &dyn Store,
+    ) -> Result<Option<Vec<LogRecord>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let records = store
+            .log(
+                &self.board,
+                LogQuery {
+                    after: self.after,
+                    through: self.through,
+                    limit: SCAN_CHUNK,
+                    newest_first: true,
+                    ..LogQuery::default()
+                },
+            )
+            .await?;
+        match records.last() {
+            Some(oldest) if records.len() == SCAN_CHUNK && oldest.seq > 0 => {
+                self.through = Some(oldest.seq - 1);
+            }
+            _ => self.done = true,
+        }
+        Ok((!records.is_empty()).then_some(records))
+    }
+}
 
 /// A board as it was right after one log record.
 #[derive(Debug)]
@@ -311,31 +361,14 @@ impl History {
             return Ok(seq);
         }
         if let Ok(at_ms) = rfc3339_ms(spec) {
-            // Newest first, a chunk at a time: a recent time reads only the records after it.
-            let mut through = None;
-            loop {
-                let records = self
-                    .store
-                    .log(
-                        board,
-                        LogQuery {
-                            through,
-                            limit: SCAN_CHUNK,
-                            newest_first: true,
-                            ..LogQuery::default()
-                        },
-                    )
-                    .await?;
+            // Newest first: a recent time reads only the records after it.
+            let mut scan = NewestFirst::new(board, None, None);
+            while let Some(records) = scan.next_chunk(self.store.as_ref()).await? {
                 if let Some(found) = records.iter().find(|r| r.meta.time_ms <= at_ms) {
                     return Ok(found.seq);
                 }
-                match records.last() {
-                    Some(oldest) if records.len() == SCAN_CHUNK && oldest.seq > 0 => {
-                        through = Some(oldest.seq - 1);
-                    }
-                    _ => return Ok(0), // before the first record: the empty board
-                }
             }
+            return Ok(0); // before the first record: the empty board
         }
         let milestones = self.store.milestones(board).await?;
         milestones

@@ -25,7 +25,7 @@ use super::AppState;
 use crate::auth::{Credential, Role};
 use crate::export;
 use crate::history::sessions::{sessions, Session};
-use crate::history::{rfc3339_ms, CreditedChange, History, Version, SCAN_CHUNK};
+use crate::history::{rfc3339_ms, CreditedChange, History, NewestFirst, Version};
 use crate::room::{ApiRequest, RestoreError};
 use crate::storage::{Author, ForkedFrom, LogQuery, LogSeq, Milestone, MilestoneKind};
 
@@ -196,25 +196,14 @@ pub(crate) async fn list_history(
     // what the filters skip), not the whole log.
     let mut entries = Vec::new();
     let mut next = None;
-    let mut through = query.before.map(|b| b.saturating_sub(1));
-    'scan: loop {
-        let records = history
-            .store()
-            .log(
-                &board,
-                LogQuery {
-                    after: query.after,
-                    through,
-                    limit: SCAN_CHUNK,
-                    newest_first: true,
-                    ..LogQuery::default()
-                },
-            )
-            .await
-            .map_err(ApiError::Storage)?;
-        let exhausted = records.len() < SCAN_CHUNK;
+    let through = query.before.map(|b| b.saturating_sub(1));
+    let mut scan = NewestFirst::new(&board, query.after, through);
+    'scan: while let Some(records) = scan
+        .next_chunk(history.store().as_ref())
+        .await
+        .map_err(ApiError::Storage)?
+    {
         for record in records {
-            through = Some(record.seq.saturating_sub(1));
             let meta = &record.meta;
             if since.is_some_and(|s| meta.time_ms < s) {
                 break 'scan; // newest first: everything after is older still
@@ -241,9 +230,6 @@ pub(crate) async fn list_history(
                 bytes: meta.bytes,
                 updates: meta.updates,
             });
-        }
-        if exhausted || through.is_none() {
-            break;
         }
     }
     let forked_from = history
