@@ -6,9 +6,8 @@
 //! since test binaries run in parallel), so a fresh machine needs no manual step; that needs
 //! root, as on CI. Set `PARCOURS_CHROMIUM` to use another Chromium build instead.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::time::Duration;
 
 use crate::TestServer;
@@ -28,37 +27,12 @@ pub fn ensure_chromium() -> PathBuf {
     if let Some(path) = std::env::var_os("PARCOURS_CHROMIUM") {
         return PathBuf::from(path);
     }
-    let lock =
-        File::create(std::env::temp_dir().join("parcours-e2e-chromium.lock")).expect("lock file");
-    lock.lock().expect("take the chromium install lock");
-    if !Path::new(DEBIAN_CHROMIUM).exists() || !Path::new(EMOJI_FONT).exists() {
-        let install = [
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "fonts-noto-color-emoji",
-        ];
-        for args in [&["update"][..], &install[..]] {
-            let status = Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .status()
-                .expect("apt-get must be available to install chromium for the browser tests");
-            assert!(
-                status.success(),
-                "apt-get {args:?} failed: the browser tests need Debian's chromium package \
-                 (install it as root, or set PARCOURS_CHROMIUM)"
-            );
-        }
-        assert!(
-            Path::new(DEBIAN_CHROMIUM).exists(),
-            "chromium installed but {DEBIAN_CHROMIUM} is missing"
-        );
-    }
-    lock.unlock().expect("release the chromium install lock");
+    crate::ensure_debian_packages(
+        "chromium",
+        &["chromium", "fonts-noto-color-emoji"],
+        &[DEBIAN_CHROMIUM, EMOJI_FONT],
+        "install them as root, or set PARCOURS_CHROMIUM",
+    );
     PathBuf::from(DEBIAN_CHROMIUM)
 }
 

@@ -9,6 +9,7 @@
 //!   `tests/js/package-lock.json`.
 //! - [`python`]: runs the real Python client (`pycrdt` + `pycrdt-websocket` from PyPI) installed
 //!   from `tests/py/requirements.txt` into a virtual environment.
+//! - [`Rng`]: deterministic pseudo-random numbers, so that a failure replays.
 //! - [`access`]: a server that requires tokens, and tokens for it.
 //! - [`redis`]: a real `redis-server` (Debian's, installed on first use) on a free loopback port,
 //!   with `kill -9` and restart on the same directory.
@@ -23,10 +24,12 @@ pub mod node;
 pub mod process;
 pub mod python;
 pub mod redis;
+pub mod rng;
 pub mod server;
 
 pub use client::TestClient;
 pub use process::ServerProcess;
+pub use rng::Rng;
 pub use server::TestServer;
 
 use std::time::Duration;
@@ -67,6 +70,45 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Installs Debian `packages` with `apt-get` unless every file of `provides` is there already,
+/// under a file lock named for `what` (test binaries run in parallel); `what` and `hint` go into
+/// the failure message. Needs root, as on CI.
+pub(crate) fn ensure_debian_packages(what: &str, packages: &[&str], provides: &[&str], hint: &str) {
+    let present = || {
+        provides
+            .iter()
+            .all(|file| std::path::Path::new(file).exists())
+    };
+    if present() {
+        return;
+    }
+    let lock =
+        std::fs::File::create(std::env::temp_dir().join(format!("parcours-e2e-{what}.lock")))
+            .expect("lock file");
+    lock.lock().expect("take the install lock");
+    if !present() {
+        let mut install = vec!["install", "-y", "--no-install-recommends"];
+        install.extend_from_slice(packages);
+        for args in [&["update"][..], &install[..]] {
+            let status = std::process::Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .status()
+                .unwrap_or_else(|e| {
+                    panic!("apt-get must be available to install {packages:?} for the {what} tests: {e}")
+                });
+            assert!(
+                status.success(),
+                "apt-get {args:?} failed: the {what} tests need Debian's {packages:?} ({hint})"
+            );
+        }
+        assert!(present(), "{packages:?} installed but {provides:?} missing");
+    }
+    lock.unlock().expect("release the install lock");
 }
 
 /// Runs a stock client's script to completion (the scripts bound their own run time, and this

@@ -6,10 +6,9 @@
 //! `redis-server` package with `apt-get` (under a file lock, since test binaries run in
 //! parallel), as [`crate::browser`] does for Chromium; that needs root, as on CI.
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,34 +19,12 @@ pub const DEBIAN_REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 /// Installs `redis-server` if it is missing; later calls return at once.
 pub fn ensure_installed() {
-    if Path::new(DEBIAN_REDIS_SERVER).exists() {
-        return;
-    }
-    let lock =
-        File::create(std::env::temp_dir().join("parcours-e2e-redis.lock")).expect("lock file");
-    lock.lock().expect("take the redis install lock");
-    if !Path::new(DEBIAN_REDIS_SERVER).exists() {
-        let install = ["install", "-y", "--no-install-recommends", "redis-server"];
-        for args in [&["update"][..], &install[..]] {
-            let status = Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .status()
-                .expect("apt-get must be available to install redis-server for the Redis tests");
-            assert!(
-                status.success(),
-                "apt-get {args:?} failed: the Redis tests need Debian's redis-server package \
-                 (install it as root)"
-            );
-        }
-        assert!(
-            Path::new(DEBIAN_REDIS_SERVER).exists(),
-            "redis-server installed but {DEBIAN_REDIS_SERVER} is missing"
-        );
-    }
-    lock.unlock().expect("release the redis install lock");
+    crate::ensure_debian_packages(
+        "redis",
+        &["redis-server"],
+        &[DEBIAN_REDIS_SERVER],
+        "install it as root",
+    );
 }
 
 /// A `redis-server` child process on `127.0.0.1`.
