@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client_protocol::schema::{Board, BoardRefs, BoardWriter, IdGen, NewCard};
-use parcours_e2e::{node, python, TestClient, TestServer, PATIENCE};
+use parcours_e2e::{node, python, Rng, TestClient, TestServer, PATIENCE};
 use parcours_server::history::{History, HistoryConfig, RetentionPolicy};
 use parcours_server::storage::{LogQuery, SledStore, Store};
 use reqwest::StatusCode;
@@ -164,11 +164,9 @@ async fn every_version_of_a_board_edited_by_several_people_rebuilds_exactly_befo
         head(&server, "journey").await,
         board_json(&server, "journey").await,
     )];
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut random = Rng(0x2545_f491_4f6c_dd1d);
     for step in 0..40 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
+        let rng = random.next_u64();
         let who = (rng % 3) as usize;
         let writer = &mut writers[who];
         let before = head(&server, "journey").await;

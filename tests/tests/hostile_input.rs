@@ -1,6 +1,6 @@
 //! Bad input closes only the offending connection, with a documented code; everyone else goes on.
 
-use parcours_e2e::{http_get, TestClient, TestServer};
+use parcours_e2e::{http_get, Rng, TestClient, TestServer};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Sends `frame` from a fresh connection and returns the close code the server answered with,
@@ -147,24 +147,6 @@ async fn crafted_pending_updates_cannot_take_a_board_down() {
                 .is_some_and(|a| a.iter().any(|v| v == "after"))
         })
         .await;
-}
-
-/// Deterministic pseudo-random numbers (xorshift), so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
 }
 
 fn var(mut value: u64, out: &mut Vec<u8>) {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parcours_e2e::{ServerProcess, TestClient};
+use parcours_e2e::{Rng, ServerProcess, TestClient};
 use serde_json::{json, Value};
 
 const SERVER_BINARY: &str = env!("CARGO_BIN_EXE_parcours-under-test");
@@ -25,14 +25,6 @@ fn setting(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Cheap deterministic randomness per client.
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,12 +49,12 @@ async fn soak_a_thousand_connections_with_random_edits_and_disconnects() {
         for client in 0..per_board {
             let (url, edits, reconnects) = (url(board), edits.clone(), reconnects.clone());
             workers.push(tokio::spawn(async move {
-                let mut seed = 0x9e37_79b9_7f4a_7c15 ^ (board << 20 | client);
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (board << 20 | client));
                 let mut connection = TestClient::connect(&url).await.expect("connect");
                 let mut n = 0;
                 while Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(300 + next(&mut seed) % 1400)).await;
-                    if next(&mut seed).is_multiple_of(20) {
+                    tokio::time::sleep(Duration::from_millis(300 + rng.below(1400))).await;
+                    if rng.next_u64().is_multiple_of(20) {
                         // A participant's Wi-Fi drops: the socket vanishes without a goodbye.
                         connection.drop_connection();
                         reconnects.fetch_add(1, Ordering::Relaxed);
