@@ -662,6 +662,23 @@ fn pick(ids: &[String], i: usize) -> Option<&str> {
     (!ids.is_empty()).then(|| ids[i % ids.len()].as_str())
 }
 
+/// A live board after `base` then `after`, each op a millisecond after the last, the version it
+/// had between the two (a copy), and the time of its last op.
+fn board_history(base: &[BoardOp], after: &[BoardOp]) -> (Doc, Doc, i64) {
+    let live = Doc::with_client_id(1);
+    let mut now = NOW;
+    for op in base {
+        now += 1;
+        run_board_op(&live, op, now);
+    }
+    let version = fork(&live, 9);
+    for op in after {
+        now += 1;
+        run_board_op(&live, op, now);
+    }
+    (live, version, now)
+}
+
 fn run_board_op(doc: &Doc, op: &BoardOp, now: i64) {
     let board = Board::from_doc(doc);
     let stages: Vec<String> = board.stages.iter().map(|s| s.id.clone()).collect();
@@ -833,17 +850,7 @@ proptest! {
         base in prop::collection::vec(board_op(), 0..30),
         after in prop::collection::vec(board_op(), 0..30),
     ) {
-        let live = Doc::with_client_id(1);
-        let mut now = NOW;
-        for op in &base {
-            now += 1;
-            run_board_op(&live, op, now);
-        }
-        let version = fork(&live, 9);
-        for op in &after {
-            now += 1;
-            run_board_op(&live, op, now);
-        }
+        let (live, version, _) = board_history(&base, &after);
         let client = fork(&live, 2);
         let updates = record_updates(&live);
 
@@ -869,17 +876,7 @@ proptest! {
         after in prop::collection::vec(board_op(), 0..30),
         text in "[a-z ]{1,8}",
     ) {
-        let live = Doc::with_client_id(1);
-        let mut now = NOW;
-        for op in &base {
-            now += 1;
-            run_board_op(&live, op, now);
-        }
-        let version = fork(&live, 9);
-        for op in &after {
-            now += 1;
-            run_board_op(&live, op, now);
-        }
+        let (live, version, now) = board_history(&base, &after);
         let offline = fork(&live, 3);
         let (stage, lane, new_card) = edit(&offline, now + 1, |w| {
             let stage = w.add_stage("Offline stage", "");
