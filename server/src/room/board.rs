@@ -441,26 +441,29 @@ async fn follow(
     loop {
         match follower.next(after, FOLLOW_WAIT).await {
             Ok(records) => {
-                let Some(&(last, _, stored_ms)) = records.last() else {
+                let Some(last) = records.last().map(|r| r.seq) else {
                     continue;
                 };
                 // Positions are dense: a gap means the stream was trimmed past `after`. (A board
                 // that loaded empty may start anywhere: a deleted board's positions go on.)
-                if after > 0
-                    && records
-                        .first()
-                        .is_some_and(|(first, ..)| *first > after + 1)
-                {
+                if after > 0 && records.first().is_some_and(|first| first.seq > after + 1) {
                     let _ = inbox.send(Command::FellBehind).await;
                     return;
                 }
                 after = last;
-                let lag_ms = now_ms().saturating_sub(stored_ms);
-                metrics.follow_lag_seconds.observe(lag_ms as f64 / 1000.0);
-                let records = records
+                // This server's own records are in its board already: only the others' go in.
+                let records: Vec<(LogSeq, Vec<u8>)> = records
                     .into_iter()
-                    .map(|(seq, update, _)| (seq, update))
+                    .filter(|r| !r.own)
+                    .map(|r| {
+                        let lag_ms = now_ms().saturating_sub(r.stored_ms);
+                        metrics.follow_lag_seconds.observe(lag_ms as f64 / 1000.0);
+                        (r.seq, r.update)
+                    })
                     .collect();
+                if records.is_empty() {
+                    continue;
+                }
                 if inbox.send(Command::Remote { records }).await.is_err() {
                     return;
                 }
@@ -1175,7 +1178,6 @@ impl Board {
 
     /// Applies what other servers stored on this board (they checked it and stored it; this
     /// one shows it): each record that brings anything new goes to every participant here.
-    /// This server's own records come back too; they bring nothing and go to no one.
     fn integrate_remote(&mut self, records: Vec<(LogSeq, Vec<u8>)>) -> Result<(), Fatal> {
         for (seq, update) in records {
             self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));

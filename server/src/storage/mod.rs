@@ -129,17 +129,30 @@ pub struct PresenceLink {
     pub incoming: tokio::sync::mpsc::Receiver<(u64, Vec<u8>)>,
 }
 
+/// One record read from a followed log.
+#[derive(Debug)]
+pub struct Followed {
+    /// Its position.
+    pub seq: LogSeq,
+    /// The update; empty for this server's own records (its board has them already).
+    pub update: Vec<u8>,
+    /// When it was stored, in ms since the Unix epoch (0 if unknown).
+    pub stored_ms: u64,
+    /// Whether this server appended it.
+    pub own: bool,
+}
+
 /// Follows one board's log as other servers append to it (see [`Store::follower`]).
 #[async_trait]
 pub trait Follower: Send {
-    /// The records stored after `after`, oldest first, as `(position, update, when it was
-    /// stored in ms since the Unix epoch)`; waits up to `wait` for the first, and returns none if
+    /// The records stored after `after`, oldest first, this server's own included (so that
+    /// positions can be checked for gaps); waits up to `wait` for the first, and returns none if
     /// nothing came.
     async fn next(
         &mut self,
         after: LogSeq,
         wait: std::time::Duration,
-    ) -> Result<Vec<(LogSeq, Vec<u8>, u64)>, StoreError>;
+    ) -> Result<Vec<Followed>, StoreError>;
 }
 
 /// Durable storage of board documents and their history.

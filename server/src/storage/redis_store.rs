@@ -6,7 +6,7 @@
 //!
 //! | key                                  | type   | holds                                              |
 //! |--------------------------------------|--------|----------------------------------------------------|
-//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when ([`super::record`]) |
+//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when ([`super::record`]), `n` the server that appended it |
 //! | `parcours:board:{id}:seq`            | string | the last position handed out (kept on delete)      |
 //! | `parcours:board:{id}:record`         | hash   | `created_ms`, `checkpointed_ms`, `snapshot_bytes`, `summary` (JSON), `forked_from` (JSON) |
 //! | `parcours:board:{id}:checkpoints`    | zset   | checkpoint positions (score and member: seq)       |
@@ -104,6 +104,8 @@ const PRESENCE_QUEUE: usize = 256;
 struct StreamFollower {
     conn: redis::aio::MultiplexedConnection,
     log: String,
+    /// This server's id as its stream entries carry it.
+    node: String,
 }
 
 /// Most records one read returns.
@@ -115,7 +117,7 @@ impl super::Follower for StreamFollower {
         &mut self,
         after: LogSeq,
         wait: Duration,
-    ) -> Result<Vec<(LogSeq, Vec<u8>, u64)>, StoreError> {
+    ) -> Result<Vec<super::Followed>, StoreError> {
         let options = redis::streams::StreamReadOptions::default()
             .block(wait.as_millis() as usize)
             .count(FOLLOW_BATCH);
@@ -138,14 +140,24 @@ impl super::Follower for StreamFollower {
                     .ok_or_else(|| {
                         StoreError::Backend(format!("stream id {:?} is not seq-0", entry.id).into())
                     })?;
-                let update: Vec<u8> = entry.get("u").ok_or_else(|| {
-                    StoreError::Backend(format!("entry {seq} has no update").into())
-                })?;
+                let own = entry.get::<String>("n").is_some_and(|n| n == self.node);
+                let update: Vec<u8> = if own {
+                    Vec::new()
+                } else {
+                    entry.get("u").ok_or_else(|| {
+                        StoreError::Backend(format!("entry {seq} has no update").into())
+                    })?
+                };
                 let stored_ms = entry
                     .get::<Vec<u8>>("i")
                     .and_then(|info| Info::decode(&info))
                     .map_or(0, |info| info.time_ms);
-                records.push((seq, update, stored_ms));
+                records.push(super::Followed {
+                    seq,
+                    update,
+                    stored_ms,
+                    own,
+                });
             }
         }
         Ok(records)
@@ -205,7 +217,7 @@ end
 local n = tonumber(ARGV[3])
 local first = redis.call('INCRBY', KEYS[2], n) - n
 for i = 0, n - 1 do
-  local base = 4 + i * 4
+  local base = 5 + i * 4
   local author = ARGV[base + 1]
   local index = redis.call('HGET', KEYS[4], author)
   if not index then
@@ -213,7 +225,7 @@ for i = 0, n - 1 do
     redis.call('HSET', KEYS[4], author, index)
   end
   local info = ARGV[base] .. var(tonumber(index)) .. ARGV[base + 2]
-  redis.call('XADD', KEYS[1], string.format('%d-0', first + i + 1), 'u', ARGV[base + 3], 'i', info)
+  redis.call('XADD', KEYS[1], string.format('%d-0', first + i + 1), 'u', ARGV[base + 3], 'i', info, 'n', ARGV[4])
 end
 if redis.call('HSETNX', KEYS[5], 'created_ms', ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[6], 0, ARGV[1])
@@ -486,6 +498,11 @@ impl RedisStore {
         self.conn.clone()
     }
 
+    /// This server's id as it is written into its stream entries and checkpoint leases.
+    fn node_name(&self) -> String {
+        format!("{:016x}", u64::from_be_bytes(self.node))
+    }
+
     async fn load_upto(
         &self,
         board: &BoardId,
@@ -620,7 +637,8 @@ impl Store for RedisStore {
             .key(BOARDS_KEY)
             .arg(board.as_str())
             .arg(time_ms)
-            .arg(entries.len());
+            .arg(entries.len())
+            .arg(self.node_name());
         for entry in entries {
             let info = Info {
                 time_ms,
@@ -806,6 +824,7 @@ impl Store for RedisStore {
         Ok(Some(Box::new(StreamFollower {
             conn,
             log: Keys::of(board).log,
+            node: self.node_name(),
         })))
     }
 
@@ -865,7 +884,7 @@ impl Store for RedisStore {
     async fn claim_checkpoint(&self, board: &BoardId) -> Result<bool, StoreError> {
         let granted: i64 = CLAIM
             .key(format!("parcours:board:{{{board}}}:checkpoint_lease"))
-            .arg(format!("{:016x}", u64::from_be_bytes(self.node)))
+            .arg(self.node_name())
             .arg(CHECKPOINT_LEASE.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await
