@@ -181,6 +181,7 @@ where
             _ = ctx.draining.cancelled() => Err(Ending::Draining),
             answer = ready => match answer {
                 Ok(Ok(())) => Ok(()),
+                Ok(Err(JoinError::Closed(kick))) => Err(Ending::Kicked(kick)),
                 Ok(Err(JoinError::Unavailable)) | Err(_) => Err(Ending::Unavailable),
             },
         };

@@ -9,7 +9,9 @@
 //! 2. **Serve** — commands are taken in batches. Updates are applied to the document, the whole
 //!    batch of resulting changes is appended to the store (one durable write, shared with other
 //!    boards by group commit), and only then broadcast and answered: nobody sees an edit that a
-//!    crash could lose. Awareness needs no durability and is relayed at once.
+//!    crash could lose. Awareness needs no durability and is relayed at once. On a store several
+//!    servers share (Redis), the room also follows what the others append to the board and
+//!    shares presence with them, while anyone here is on the board ([`super::cluster`]).
 //! 3. **Compact** — when the log passes a size or count threshold, the document is written as one
 //!    snapshot that replaces the log.
 //! 4. **Unload** — once no connection has been attached for the grace period, the log is compacted
@@ -43,6 +45,7 @@ use yrs::sync::time::SystemClock;
 use yrs::sync::{Awareness, AwarenessUpdate, Clock};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
+use super::cluster::{self, Behind, Links};
 use super::handle::{
     ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer, QueuedBytes,
     RestoreDone, RestoreError, RoomHandle,
@@ -88,6 +91,28 @@ enum Fatal {
     /// Other servers trimmed the board's stream past what this room had read from it (it fell
     /// far behind): the room reloads from the newest checkpoint.
     Behind,
+}
+
+impl Fatal {
+    /// How the board's connections are closed.
+    fn kick(&self) -> Kick {
+        let (code, reason) = match self {
+            Fatal::Storage(_) => (CloseCode::StorageFailure, "storage refused a write"),
+            Fatal::Poisoned => (CloseCode::Resync, "board reset"),
+            Fatal::Behind => (CloseCode::Resync, "board reloaded"),
+            Fatal::Deleted(_) => (CloseCode::BoardDeleted, "board deleted"),
+        };
+        Kick { code, reason }
+    }
+
+    /// How joins that arrive as the room stops are answered: told to come back at once where
+    /// the next room will load the board afresh, else to retry later.
+    fn refusal(&self) -> JoinError {
+        match self {
+            Fatal::Poisoned | Fatal::Behind => JoinError::Closed(self.kick()),
+            Fatal::Storage(_) | Fatal::Deleted(_) => JoinError::Unavailable,
+        }
+    }
 }
 
 /// How a serving room ended without failing.
@@ -163,7 +188,12 @@ struct Board {
     /// (seconds): whether edits arrive fast enough to be worth folding.
     last_frame_at: Option<Instant>,
     frame_gap: f64,
-    /// Presence messages for the other servers of this board (a store several servers share).
+    /// Whether no other server shares the store (sled): there is nobody to keep in step with.
+    alone: bool,
+    /// The tasks that keep the board in step with the other servers sharing the store, while
+    /// anyone here is on it.
+    links: Option<Links>,
+    /// Presence messages for the other servers of this board, while linked to them.
     presence_out: Option<mpsc::Sender<Vec<u8>>>,
     /// The other servers' participants here, by the server that speaks for them, and when each
     /// server was last heard from: a server that falls silent has crashed, and its participants
@@ -229,7 +259,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
             tracing::error!(%error, "board load failed; refusing its connections");
             ctx.rooms.remove(&handle);
             refuse_early(early.commands);
-            refuse_all(&mut commands).await;
+            refuse_all(&mut commands, JoinError::Unavailable).await;
             return;
         }
     };
@@ -263,6 +293,8 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         full_state: early_state,
         last_frame_at: None,
         frame_gap: 1.0,
+        alone: false,
+        links: None,
         presence_out: None,
         remote_owners: HashMap::new(),
         servers_heard: HashMap::new(),
@@ -270,43 +302,8 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         presence_since: None,
         ctx,
     };
-    // On a store several servers share, what the others store reaches this room too.
-    let following = match board.ctx.store.follower(&board.handle.board).await {
-        Ok(Some(follower)) => {
-            let (inbox, after) = (board.handle.inbox.clone(), board.last_seq.unwrap_or(0));
-            let metrics = board.ctx.metrics.clone();
-            Some(tokio::spawn(
-                follow(follower, inbox, after, metrics).in_current_span(),
-            ))
-        }
-        Ok(None) => None,
-        Err(error) => {
-            tracing::error!(%error, "cannot follow the board's log; refusing its connections");
-            board.ctx.rooms.remove(&board.handle);
-            refuse_early(early.commands);
-            refuse_all(&mut commands).await;
-            return;
-        }
-    };
-    // And so does their participants' presence.
-    let relaying = match board.ctx.store.presence(&board.handle.board).await {
-        Ok(Some(link)) => {
-            board.presence_out = Some(link.outgoing);
-            let inbox = board.handle.inbox.clone();
-            Some(tokio::spawn(relay_presence(link.incoming, inbox)))
-        }
-        Ok(None) => None,
-        Err(error) => {
-            // Edits still flow; only the other servers' cursors are missing.
-            tracing::error!(%error, "cannot share presence with the other servers");
-            None
-        }
-    };
     let served = board.serve(&mut commands, early.commands).await;
-    // Their inbox senders would keep the room's inbox open.
-    for task in [following, relaying].into_iter().flatten() {
-        task.abort();
-    }
+    board.unlink();
     match served {
         Ok(Exit::Unloaded) => {
             board.ctx.metrics.unloads.inc();
@@ -328,34 +325,20 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
             }
         }
         Err(fatal) => {
-            let kick = match &fatal {
+            match &fatal {
                 Fatal::Storage(error) => {
-                    tracing::error!(%error, "storage refused a write; closing the board");
-                    Kick {
-                        code: CloseCode::StorageFailure,
-                        reason: "storage refused a write",
-                    }
+                    tracing::error!(%error, "storage refused a write; closing the board")
                 }
                 Fatal::Poisoned => {
-                    tracing::error!("an update crashed the document; reloading from storage");
-                    Kick {
-                        code: CloseCode::Resync,
-                        reason: "board reset",
-                    }
+                    tracing::error!("an update crashed the document; reloading from storage")
                 }
                 Fatal::Behind => {
-                    tracing::warn!("fell behind the board's trimmed stream; reloading");
-                    Kick {
-                        code: CloseCode::Resync,
-                        reason: "board reloaded",
-                    }
+                    tracing::warn!("fell behind the board's trimmed stream; reloading")
                 }
-                Fatal::Deleted(_) => Kick {
-                    code: CloseCode::BoardDeleted,
-                    reason: "board deleted",
-                },
-            };
-            board.kick_all(kick);
+                Fatal::Deleted(_) => {}
+            }
+            let refusal = fatal.refusal();
+            board.kick_all(fatal.kick());
             board.checkpoint_written().await;
             if let Fatal::Deleted(reply) = fatal {
                 // Removed from storage while still registered, so that nobody can load a
@@ -369,7 +352,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
                 let _ = reply.send(deleted);
             }
             board.ctx.rooms.remove(&board.handle);
-            refuse_all(&mut commands).await;
+            refuse_all(&mut commands, refusal).await;
         }
     }
 }
@@ -386,12 +369,12 @@ fn refuse_early(early: Vec<Command>) {
     }
 }
 
-/// Answers every queued and future join with "unavailable" once the room will not serve.
-async fn refuse_all(commands: &mut mpsc::Receiver<Command>) {
+/// Answers every queued and future join with `refusal` once the room will not serve.
+async fn refuse_all(commands: &mut mpsc::Receiver<Command>, refusal: JoinError) {
     commands.close();
     while let Some(command) = commands.recv().await {
         if let Command::Join { ready, .. } = command {
-            let _ = ready.send(Err(JoinError::Unavailable));
+            let _ = ready.send(Err(refusal.clone()));
         }
     }
 }
@@ -404,77 +387,6 @@ struct Loaded {
     snapshot_bytes: usize,
     log_updates: usize,
     log_bytes: u64,
-}
-
-/// Feeds the room the presence the other servers publish for its board.
-async fn relay_presence(
-    mut incoming: mpsc::Receiver<(u64, Vec<u8>)>,
-    inbox: mpsc::Sender<Command>,
-) {
-    while let Some((node, frame)) = incoming.recv().await {
-        if inbox
-            .send(Command::RemotePresence { node, frame })
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// How often a server tells the others of a board that it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(3);
-/// A server not heard from for this long is taken for gone, with its participants: with the
-/// heartbeat check's own period, they disappear within 12 s of a crash.
-const SERVER_SILENCE: Duration = Duration::from_secs(9);
-
-/// How long one read of a followed log waits for new records.
-const FOLLOW_WAIT: Duration = Duration::from_secs(5);
-
-/// Feeds the room what other servers append to its board, from position `after` on.
-async fn follow(
-    mut follower: Box<dyn crate::storage::Follower>,
-    inbox: mpsc::Sender<Command>,
-    mut after: LogSeq,
-    metrics: Arc<Metrics>,
-) {
-    loop {
-        match follower.next(after, FOLLOW_WAIT).await {
-            Ok(records) => {
-                let Some(last) = records.last().map(|r| r.seq) else {
-                    continue;
-                };
-                // Positions are dense: a gap means the stream was trimmed past `after`. (A board
-                // that loaded empty may start anywhere: a deleted board's positions go on.)
-                if after > 0 && records.first().is_some_and(|first| first.seq > after + 1) {
-                    let _ = inbox.send(Command::FellBehind).await;
-                    return;
-                }
-                after = last;
-                // This server's own records are in its board already: only the others' go in.
-                let records: Vec<(LogSeq, Vec<u8>)> = records
-                    .into_iter()
-                    .filter(|r| !r.own)
-                    .map(|r| {
-                        let lag_ms = now_ms().saturating_sub(r.stored_ms);
-                        metrics.follow_lag_seconds.observe(lag_ms as f64 / 1000.0);
-                        (r.seq, r.update)
-                    })
-                    .collect();
-                if records.is_empty() {
-                    continue;
-                }
-                if inbox.send(Command::Remote { records }).await.is_err() {
-                    return;
-                }
-            }
-            Err(error) => {
-                metrics.follow_errors.inc();
-                tracing::warn!(%error, after, "reading the board's log failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
 }
 
 /// The server's sync step 1 for a board stored as `snapshot` alone: its state vector, read from
@@ -678,7 +590,8 @@ fn server_actor() -> Actor {
     }
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch (never 0, which stands for "unknown").
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_millis() as u64)
@@ -713,15 +626,17 @@ impl Board {
     ) -> Result<Exit, Fatal> {
         let mut sweep = tokio::time::interval(self.ctx.config.awareness_timeout / 6);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut heartbeat = tokio::time::interval(cluster::HEARTBEAT);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let shared = self.presence_out.is_some();
         let shutdown = self.ctx.shutdown.clone();
         self.idle_since = Some(Instant::now());
         if !early.is_empty() {
             self.handle_batch(early).await?;
         }
         loop {
+            if self.conns.is_empty() {
+                self.unlink();
+            }
             let unload_at = self.idle_since.map(|t| t + self.ctx.config.unload_grace);
             let presence_due = self
                 .presence_since
@@ -736,7 +651,7 @@ impl Board {
                     self.handle_batch(batch).await?;
                 }
                 _ = sweep.tick() => self.expire_presence(),
-                _ = heartbeat.tick(), if shared => self.heartbeat(),
+                _ = heartbeat.tick(), if self.presence_out.is_some() => self.heartbeat(),
                 _ = tokio::time::sleep_until(presence_due.unwrap_or_else(far_future)), if presence_due.is_some() => {
                     self.flush_presence();
                 }
@@ -750,6 +665,18 @@ impl Board {
     }
 
     async fn handle_batch(&mut self, batch: Vec<Command>) -> Result<(), Fatal> {
+        // Whoever joins or asks must get the board as the other servers left it.
+        let needs_others = |c: &Command| matches!(c, Command::Join { .. } | Command::Api(_));
+        if self.links.is_none() && batch.iter().any(needs_others) {
+            if let Err(fatal) = self.link().await {
+                for command in batch {
+                    if let Command::Join { ready, .. } = command {
+                        let _ = ready.send(Err(fatal.refusal()));
+                    }
+                }
+                return Err(fatal);
+            }
+        }
         let mut produced = Produced::default();
         let mut replies = Vec::new();
         for command in batch {
@@ -773,6 +700,8 @@ impl Board {
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
                 Command::Remote { records } => self.integrate_remote(records)?,
                 Command::FellBehind => return Err(Fatal::Behind),
+                // Sent before the room stopped following the others: nobody here to tell.
+                Command::RemotePresence { .. } if self.links.is_none() => {}
                 Command::RemotePresence { node, frame } => self.apply_remote_presence(node, frame),
                 Command::Evict => {
                     if self.conns.is_empty() {
@@ -1283,6 +1212,72 @@ impl Board {
         }
     }
 
+    /// Keeps the board in step with the other servers sharing the store (none for sled): first
+    /// integrates what they stored since this room last read the log, then follows it, shares
+    /// presence with them and asks them for theirs. Does nothing if already linked.
+    async fn link(&mut self) -> Result<(), Fatal> {
+        if self.alone || self.links.is_some() {
+            return Ok(());
+        }
+        let (store, board) = (self.ctx.store.clone(), self.handle.board.clone());
+        let unfollowed = |error: StoreError| {
+            tracing::error!(%error, "cannot follow the board's log; closing the board");
+            Fatal::Storage(error)
+        };
+        let Some(mut follower) = store.follower(&board).await.map_err(unfollowed)? else {
+            self.alone = true;
+            return Ok(());
+        };
+        let mut after = self.last_seq.unwrap_or(0);
+        loop {
+            let read = follower.next(after, Duration::ZERO).await;
+            let records = read.map_err(unfollowed)?;
+            if records.is_empty() {
+                break;
+            }
+            let records = cluster::take(&mut after, records, &self.ctx.metrics)
+                .map_err(|Behind| Fatal::Behind)?;
+            self.integrate_remote(records)?;
+        }
+        if after > 0 {
+            self.last_seq = Some(self.last_seq.map_or(after, |last| last.max(after)));
+        }
+        let incoming = match store.presence(&board).await {
+            Ok(Some(link)) => {
+                self.presence_out = Some(link.outgoing);
+                Some(link.incoming)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                // Edits still flow; only the other servers' cursors are missing.
+                tracing::error!(%error, "cannot share presence with the other servers");
+                None
+            }
+        };
+        let (inbox, metrics) = (self.handle.inbox.clone(), self.ctx.metrics.clone());
+        self.links = Some(Links::start(follower, after, incoming, inbox, metrics));
+        // Participants already on the board elsewhere would otherwise show up here only when
+        // they next renew their presence (every 15 s for a stock client).
+        self.publish_presence(&Bytes::from(codec::encode(&Message::AwarenessQuery)));
+        tracing::debug!(after, "following the other servers");
+        Ok(())
+    }
+
+    /// Stops following the other servers once nobody here is on the board: ends the log reads
+    /// and the presence subscription, and forgets the other servers' participants (asked for
+    /// again on [`Board::link`]).
+    fn unlink(&mut self) {
+        if self.links.take().is_none() {
+            return;
+        }
+        // Dropping the sender lets what is queued (the last participant's removal) go out first.
+        self.presence_out = None;
+        let remote: Vec<ClientID> = self.remote_owners.drain().map(|(id, _)| id).collect();
+        presence::forget(&mut self.awareness, &remote);
+        self.servers_heard.clear();
+        tracing::debug!("nobody here; stopped following the other servers");
+    }
+
     /// Tells the other servers of this board that this one is alive, and removes the
     /// participants of those that fell silent.
     fn heartbeat(&mut self) {
@@ -1290,7 +1285,7 @@ impl Board {
         let silent: Vec<u64> = self
             .servers_heard
             .iter()
-            .filter(|(_, heard)| heard.elapsed() > SERVER_SILENCE)
+            .filter(|(_, heard)| heard.elapsed() > cluster::SERVER_SILENCE)
             .map(|(node, _)| *node)
             .collect();
         for node in silent {
@@ -1326,33 +1321,52 @@ impl Board {
     /// Applies presence another server published and passes it on to the participants here
     /// (never back to the other servers: each publishes its own participants' only).
     fn apply_remote_presence(&mut self, node: u64, frame: Vec<u8>) {
-        self.servers_heard.insert(node, Instant::now());
+        // A server heard from for the first time (or again, after it fell silent) may have
+        // missed this one's participants: it is told them all.
+        let mut tell_all = self.servers_heard.insert(node, Instant::now()).is_none();
         if frame.is_empty() {
             self.ctx.metrics.heartbeats_received.inc();
-            return; // a heartbeat
-        }
-        self.ctx.metrics.remote_presence.inc();
-        let limits = codec::Limits::default();
-        let Ok(messages) = codec::decode_frame(&frame, &limits) else {
-            tracing::warn!("another server published presence that does not decode");
-            return;
-        };
-        for message in messages {
-            if let Message::Awareness(update) = message {
-                match self.awareness.apply_update_summary(update) {
-                    Ok(Some(summary)) => {
-                        for id in summary.added.iter().chain(&summary.updated) {
-                            self.remote_owners.insert(*id, node);
+        } else {
+            self.ctx.metrics.remote_presence.inc();
+            let limits = codec::Limits::default();
+            match codec::decode_frame(&frame, &limits) {
+                Ok(messages) => {
+                    for message in messages {
+                        match message {
+                            Message::Awareness(update) => self.apply_remote_awareness(node, update),
+                            Message::AwarenessQuery => tell_all = true,
+                            _ => tracing::warn!(
+                                "another server published a message that is not presence"
+                            ),
                         }
-                        for id in &summary.removed {
-                            self.remote_owners.remove(id);
-                        }
-                        self.broadcast(Bytes::from(frame.clone()), None);
                     }
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, "remote presence not applied"),
                 }
+                Err(_) => tracing::warn!("another server published presence that does not decode"),
             }
+        }
+        if tell_all {
+            let here: Vec<ClientID> = self.presence.ids().collect();
+            if let Some(frame) = self.awareness_frame(Some(here)) {
+                self.publish_presence(&frame);
+            }
+        }
+    }
+
+    /// Applies one awareness update another server published, and passes it on to everyone here.
+    fn apply_remote_awareness(&mut self, node: u64, update: AwarenessUpdate) {
+        let message = Bytes::from(codec::encode_awareness(&update));
+        match self.awareness.apply_update_summary(update) {
+            Ok(Some(summary)) => {
+                for id in summary.added.iter().chain(&summary.updated) {
+                    self.remote_owners.insert(*id, node);
+                }
+                for id in &summary.removed {
+                    self.remote_owners.remove(id);
+                }
+                self.broadcast(message, None);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "remote presence not applied"),
         }
     }
 

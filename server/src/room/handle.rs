@@ -22,11 +22,15 @@ pub(crate) struct Kick {
 }
 
 /// Why a room could not take a connection.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum JoinError {
     /// The board could not be loaded (or its room failed); retry later.
     #[error("the board is unavailable")]
     Unavailable,
+    /// The room stopped as the connection joined, and closes it as it closed the others (to
+    /// come back at once, to a room that loads the board afresh).
+    #[error("the board was closed: {}", .0.reason)]
+    Closed(Kick),
 }
 
 /// What the room keeps of a connection to reach it.

@@ -4,9 +4,12 @@
 //! - [`handle`]: what a connection holds to talk to its room, and the commands it sends.
 //! - [`board`]: the room task itself — a board's whole lifecycle (load, serve, persist, compact,
 //!   unload) in one place.
+//! - [`cluster`]: a room's links to the other servers sharing its store (Redis): following the
+//!   board's log and their presence, while anyone here is on the board.
 //! - [`presence`]: which awareness client ids each connection controls.
 
 mod board;
+mod cluster;
 pub(crate) mod handle;
 mod presence;
 pub(crate) mod registry;

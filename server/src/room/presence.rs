@@ -31,6 +31,11 @@ impl Presence {
         self.owners.contains_key(&id)
     }
 
+    /// Every id a connection of this server speaks for.
+    pub fn ids(&self) -> impl Iterator<Item = ClientID> + '_ {
+        self.owners.keys().copied()
+    }
+
     /// Forgets `ids`, whose states were removed.
     pub fn release(&mut self, ids: &[ClientID]) {
         for id in ids {
@@ -79,6 +84,27 @@ pub(super) fn stale_announcements(
         .collect()
 }
 
+/// Forgets every trace of `ids` (their states and clocks), so that each is taken afresh when
+/// announced again at the clock it had, as another server does when asked for its participants.
+/// (Removing a state instead would raise its clock, and the announcement would be ignored.)
+pub(super) fn forget(awareness: &mut Awareness, ids: &[ClientID]) {
+    let keep: Vec<ClientID> = awareness
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !ids.contains(id))
+        .collect();
+    let mut fresh = Awareness::new(awareness.doc().clone());
+    match awareness.update_with_clients(keep) {
+        Ok(kept) => {
+            if let Err(error) = fresh.apply_update(kept) {
+                tracing::warn!(%error, "awareness states not kept");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "awareness states not kept"),
+    }
+    *awareness = fresh;
+}
+
 /// Ids whose live state was last renewed more than `timeout_ms` before `now_ms`.
 pub(super) fn expired(awareness: &Awareness, now_ms: u64, timeout_ms: u64) -> Vec<ClientID> {
     awareness
@@ -93,6 +119,35 @@ pub(super) fn expired(awareness: &Awareness, now_ms: u64, timeout_ms: u64) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forgotten_state_is_taken_again_at_the_clock_it_had_and_the_others_are_kept() {
+        let mut awareness = Awareness::new(yrs::Doc::new());
+        let announce = |awareness: &mut Awareness, id: u64, clock: u32, json: &str| {
+            let update = AwarenessUpdate {
+                clients: [(
+                    ClientID::new(id),
+                    yrs::sync::awareness::AwarenessUpdateEntry {
+                        clock,
+                        json: json.into(),
+                    },
+                )]
+                .into(),
+            };
+            awareness.apply_update(update).unwrap();
+        };
+        announce(&mut awareness, 1, 4, r#"{"user":"remote"}"#);
+        announce(&mut awareness, 2, 7, r#"{"user":"here"}"#);
+        announce(&mut awareness, 3, 2, "null");
+        forget(&mut awareness, &[ClientID::new(1)]);
+        assert!(!has_live_state(&awareness, ClientID::new(1)));
+        assert!(awareness.meta(ClientID::new(1)).is_none());
+        assert_eq!(awareness.meta(ClientID::new(2)).map(|m| m.0), Some(7));
+        assert!(has_live_state(&awareness, ClientID::new(2)));
+        assert_eq!(awareness.meta(ClientID::new(3)).map(|m| m.0), Some(2));
+        announce(&mut awareness, 1, 4, r#"{"user":"remote"}"#);
+        assert!(has_live_state(&awareness, ClientID::new(1)));
+    }
 
     #[test]
     fn a_connection_gives_up_the_ids_another_one_claimed() {

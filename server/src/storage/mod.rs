@@ -146,8 +146,8 @@ pub struct Followed {
 #[async_trait]
 pub trait Follower: Send {
     /// The records stored after `after`, oldest first, this server's own included (so that
-    /// positions can be checked for gaps); waits up to `wait` for the first, and returns none if
-    /// nothing came.
+    /// positions can be checked for gaps); waits up to `wait` for the first (a zero `wait` reads
+    /// what is there and returns at once), and returns none if nothing came.
     async fn next(
         &mut self,
         after: LogSeq,

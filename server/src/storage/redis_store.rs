@@ -118,9 +118,11 @@ impl super::Follower for StreamFollower {
         after: LogSeq,
         wait: Duration,
     ) -> Result<Vec<super::Followed>, StoreError> {
-        let options = redis::streams::StreamReadOptions::default()
-            .block(wait.as_millis() as usize)
-            .count(FOLLOW_BATCH);
+        let mut options = redis::streams::StreamReadOptions::default().count(FOLLOW_BATCH);
+        // `BLOCK 0` would wait for ever.
+        if !wait.is_zero() {
+            options = options.block(wait.as_millis() as usize);
+        }
         let (keys, from) = ([self.log.clone()], [format!("{after}-0")]);
         let read = self
             .conn

@@ -1,0 +1,139 @@
+//! A room's links to the other servers that share its store (Redis): the task that follows the
+//! board's log for what they append, and the task that brings in their participants' presence.
+//!
+//! A room holds these links only while someone on this server is on the board (or an API request
+//! is being answered): with its last participant gone, the room drops them, which ends its
+//! blocking reads and its presence subscription. When someone comes back, the room first reads
+//! what it missed, then links again (see `Board::link` in [`super::board`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::board::now_ms;
+use super::handle::Command;
+use crate::metrics::Metrics;
+use crate::storage::{Followed, Follower, LogSeq};
+
+/// How often a server tells the others of a board that it is alive.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(3);
+
+/// A server not heard from for this long is taken for gone, with its participants: with the
+/// heartbeat check's own period, they disappear within 12 s of a crash.
+pub(super) const SERVER_SILENCE: Duration = Duration::from_secs(9);
+
+/// How long one read of a followed log waits for new records.
+const FOLLOW_WAIT: Duration = Duration::from_secs(5);
+
+/// The tasks that keep a room in step with the other servers; dropping this ends them.
+pub(super) struct Links {
+    follow: JoinHandle<()>,
+    relay: Option<JoinHandle<()>>,
+}
+
+impl Links {
+    /// Starts following the log after `after`, and relaying presence from `incoming` if the
+    /// store shares it.
+    pub fn start(
+        follower: Box<dyn Follower>,
+        after: LogSeq,
+        incoming: Option<mpsc::Receiver<(u64, Vec<u8>)>>,
+        inbox: mpsc::Sender<Command>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        use tracing::Instrument as _;
+        let relay = incoming.map(|incoming| tokio::spawn(relay_presence(incoming, inbox.clone())));
+        let follow = tokio::spawn(follow(follower, inbox, after, metrics).in_current_span());
+        Links { follow, relay }
+    }
+}
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        // Their inbox senders would otherwise keep the room's inbox open.
+        self.follow.abort();
+        if let Some(relay) = &self.relay {
+            relay.abort();
+        }
+    }
+}
+
+/// The stream was trimmed past what the room had read: it must reload from the newest checkpoint.
+pub(super) struct Behind;
+
+/// What one read of the log brings the room: the other servers' updates with their positions
+/// (this server's own records are in its board already), after checking that no position was
+/// skipped since `after`, which it then advances.
+pub(super) fn take(
+    after: &mut LogSeq,
+    records: Vec<Followed>,
+    metrics: &Metrics,
+) -> Result<Vec<(LogSeq, Vec<u8>)>, Behind> {
+    let Some(last) = records.last().map(|r| r.seq) else {
+        return Ok(Vec::new());
+    };
+    // Positions are dense: a gap means the stream was trimmed past `after`. (A board that loaded
+    // empty may start anywhere: a deleted board's positions go on.)
+    if *after > 0 && records.first().is_some_and(|first| first.seq > *after + 1) {
+        return Err(Behind);
+    }
+    *after = last;
+    let now = now_ms();
+    Ok(records
+        .into_iter()
+        .filter(|r| !r.own)
+        .map(|r| {
+            let lag_ms = now.saturating_sub(r.stored_ms);
+            metrics.follow_lag_seconds.observe(lag_ms as f64 / 1000.0);
+            (r.seq, r.update)
+        })
+        .collect())
+}
+
+/// Feeds the room what other servers append to its board, from position `after` on.
+async fn follow(
+    mut follower: Box<dyn Follower>,
+    inbox: mpsc::Sender<Command>,
+    mut after: LogSeq,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        match follower.next(after, FOLLOW_WAIT).await {
+            Ok(records) => match take(&mut after, records, &metrics) {
+                Ok(records) if records.is_empty() => {}
+                Ok(records) => {
+                    if inbox.send(Command::Remote { records }).await.is_err() {
+                        return;
+                    }
+                }
+                Err(Behind) => {
+                    let _ = inbox.send(Command::FellBehind).await;
+                    return;
+                }
+            },
+            Err(error) => {
+                metrics.follow_errors.inc();
+                tracing::warn!(%error, after, "reading the board's log failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Feeds the room the presence the other servers publish for its board.
+async fn relay_presence(
+    mut incoming: mpsc::Receiver<(u64, Vec<u8>)>,
+    inbox: mpsc::Sender<Command>,
+) {
+    while let Some((node, frame)) = incoming.recv().await {
+        if inbox
+            .send(Command::RemotePresence { node, frame })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
