@@ -1,6 +1,7 @@
 //! Harness for the end-to-end tests in `tests/tests/`.
 //!
-//! - [`TestServer`]: the server in-process on `127.0.0.1:0` with a fresh temp sled directory.
+//! - [`TestServer`]: the server in-process on `127.0.0.1:0` with a fresh temp sled directory (or,
+//!   as [`server::mode`] says, a Redis of its own, or three servers sharing one).
 //! - [`ServerProcess`]: the `parcours` binary as a child process, for crash (`kill -9`) and
 //!   signal tests.
 //! - [`TestClient`]: a small y-websocket client on yrs, able to send raw frames too.

@@ -93,7 +93,8 @@ async fn a_stalled_reader_is_disconnected_while_the_others_keep_receiving() {
 
 #[tokio::test]
 async fn connections_beyond_the_limits_are_refused_before_the_upgrade() {
-    let server = TestServer::start_with(|c| {
+    // The limits hold per server.
+    let server = TestServer::start_alone_with(|c| {
         c.connection.max_connections_per_board = 2;
         c.connection.max_connections = 3;
     })

@@ -424,9 +424,13 @@ async fn history_reads_records_with_their_authors_and_thinning_is_refused_as_uns
     store.delete(&b).await.unwrap();
     assert!(store.record(&b).await.unwrap().is_none());
     assert!(store.list(None, 10).await.unwrap().is_empty());
-    assert!(store.load(&b).await.unwrap().updates.is_empty());
-    // A board created again continues after the positions it had: no version is reused.
-    assert_eq!(store.append(&b, &by("cleo", &[b"c1"])).await.unwrap(), 5);
+    let gone = store.load(&b).await.unwrap();
+    assert!(gone.updates.is_empty() && gone.snapshot.is_none());
+    assert_eq!(gone.last_seq, Some(5), "the deletion took a position");
+    // A board created again continues after it: no version is reused.
+    assert_eq!(store.append(&b, &by("cleo", &[b"c1"])).await.unwrap(), 6);
+    let log = store.log(&b, LogQuery::default()).await.unwrap();
+    assert_eq!(log.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6]);
 }
 
 #[tokio::test]
@@ -888,7 +892,162 @@ async fn a_server_stops_following_a_board_when_its_last_participant_leaves_and_c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_fell_behind_a_trimmed_stream_reloads_the_board_and_its_participants_get_all_of_it(
+async fn an_edit_seen_on_one_server_is_in_a_rest_read_on_another_at_once() {
+    let redis = RedisServer::start();
+    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let created = reqwest::Client::new()
+        .post(first.http_url("/api/boards"))
+        .json(&serde_json::json!({"title": "Read anywhere", "id": "anywhere"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let writer = TestClient::connect(&first.board_url("anywhere"))
+        .await
+        .unwrap();
+    let witness = TestClient::connect(&first.board_url("anywhere"))
+        .await
+        .unwrap();
+    // Someone on the second server too: it follows the board, reading as the stream grows.
+    let _there = TestClient::connect(&second.board_url("anywhere"))
+        .await
+        .unwrap();
+    for round in 0..10 {
+        let title = format!("Title {round}");
+        writer.set("meta", "title", &title);
+        // Shown to the witness, so stored.
+        witness
+            .wait_for("the new title", |c| {
+                c.map("meta")["title"] == title.as_str()
+            })
+            .await;
+        let board: serde_json::Value = reqwest::get(second.http_url("/api/boards/anywhere"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            board["meta"]["title"],
+            title.as_str(),
+            "read on the other server"
+        );
+    }
+}
+
+/// The participants a server's board listing gives for `board`, once it gives `expected`.
+async fn listed_participants(server: &TestServer, board: &str, expected: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let listing: serde_json::Value = reqwest::get(server.http_url("/api/boards"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let listed = listing["boards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == board)
+            .map(|b| b["participants"].clone());
+        if listed == Some(expected.into()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{listed:?} participants listed, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_listing_on_any_server_counts_the_participants_of_every_server() {
+    let redis = RedisServer::start();
+    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let created = reqwest::Client::new()
+        .post(first.http_url("/api/boards"))
+        .json(&serde_json::json!({"title": "Counted", "id": "counted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let _ana = TestClient::connect(&first.board_url("counted"))
+        .await
+        .unwrap();
+    let bo = TestClient::connect(&second.board_url("counted"))
+        .await
+        .unwrap();
+    let cy = TestClient::connect(&second.board_url("counted"))
+        .await
+        .unwrap();
+    listed_participants(&first, "counted", 3).await;
+    listed_participants(&second, "counted", 3).await;
+    // Bo and Cy leave: the second server stops following the board and says it has nobody.
+    bo.close().await;
+    cy.close().await;
+    listed_participants(&first, "counted", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_deleted_on_one_server_closes_its_participants_on_the_others_and_stays_deleted() {
+    let redis = RedisServer::start();
+    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let ana = TestClient::connect(&first.board_url("doomed"))
+        .await
+        .unwrap();
+    ana.push("cards", "soon gone");
+    let bo = TestClient::connect(&second.board_url("doomed"))
+        .await
+        .unwrap();
+    bo.wait_for("Ana's card", |c| cards(c) == 1).await;
+    let before = RedisStore::open(&redis.url(), false).await.unwrap();
+    let old = before.load(&board("doomed")).await.unwrap();
+
+    let deleted = reqwest::Client::new()
+        .delete(first.http_url("/api/boards/doomed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(ana.closed().await.map(|(code, _)| code), Some(4410));
+    assert_eq!(
+        bo.closed().await.map(|(code, _)| code),
+        Some(4410),
+        "told on the other server too"
+    );
+    // A server that had not heard yet writes the checkpoint it was writing: refused.
+    before
+        .checkpoint(
+            &board("doomed"),
+            b"the deleted board".to_vec(),
+            old.last_seq.unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(before.record(&board("doomed")).await.unwrap().is_none());
+    // Created again on the other server, it is a new, empty board everywhere.
+    let cy = TestClient::connect(&second.board_url("doomed"))
+        .await
+        .unwrap();
+    cy.push("cards", "a new start");
+    let dee = TestClient::connect(&first.board_url("doomed"))
+        .await
+        .unwrap();
+    dee.wait_for("only the new card", |c| {
+        strings(c.array("cards")) == ["a new start"]
+    })
+    .await;
+    assert!(cy.is_open_after(Duration::from_millis(300)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_fell_behind_a_trimmed_stream_reloads_the_board_and_a_newcomer_gets_all_of_it(
 ) {
     use yrs::updates::decoder::Decode;
     use yrs::{Array, Doc, ReadTxn, StateVector, Transact, Update};
@@ -938,13 +1097,8 @@ async fn a_server_that_fell_behind_a_trimmed_stream_reloads_the_board_and_its_pa
     );
     assert!(!kept.starts_with("1-"), "the stream was trimmed: {kept}");
 
-    // Cy comes to this server: it finds it cannot catch up, tells her to come back at once, and
-    // serves her the whole board from the newest checkpoint when she does.
-    let told = TestClient::connect(&server.board_url("far-behind")).await;
-    if let Ok(told) = told {
-        let closed = told.closed().await;
-        assert_eq!(closed.map(|(code, _)| code), Some(4000));
-    }
+    // Cy comes to this server: it finds it cannot catch up, and serves her the whole board from
+    // the newest checkpoint instead.
     let cy = TestClient::connect(&server.board_url("far-behind"))
         .await
         .unwrap();

@@ -683,7 +683,8 @@ pub struct BoardListItem {
     pub created_at: u64,
     /// Size of its stored snapshot in bytes.
     pub stored_bytes: u64,
-    /// WebSocket connections on it now.
+    /// WebSocket connections on it now: on this server, and on the others sharing its store
+    /// (as they last reported, every 3 s).
     pub participants: usize,
 }
 
@@ -718,8 +719,21 @@ async fn list_boards(
     let rooms = &state.connections.rooms;
     let records = rooms.store().list(after.as_ref(), limit + 1).await?;
     let more = records.len() > limit;
+    let ids: Vec<BoardId> = records
+        .iter()
+        .take(limit)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let elsewhere = rooms
+        .store()
+        .participants_elsewhere(&ids)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "the other servers' participants are not counted");
+            vec![0; ids.len()]
+        });
     let mut boards = Vec::with_capacity(limit);
-    for (id, record) in records.into_iter().take(limit) {
+    for ((id, record), elsewhere) in records.into_iter().take(limit).zip(elsewhere) {
         let (summary, participants) = match rooms.loaded_room(&id) {
             Some(_) => ask_room(&state, &id, |reply| ApiRequest::Summary { reply })
                 .await
@@ -731,7 +745,7 @@ async fn list_boards(
             summary,
             created_at: record.created_ms,
             stored_bytes: record.snapshot_bytes,
-            participants,
+            participants: participants + elsewhere,
         });
     }
     let next = more.then(|| boards.last().map(|b| b.id.clone())).flatten();

@@ -45,7 +45,7 @@ use yrs::sync::time::SystemClock;
 use yrs::sync::{Awareness, AwarenessUpdate, Clock};
 use yrs::{Doc, ReadTxn, StateVector, Transact};
 
-use super::cluster::{self, Behind, Links};
+use super::cluster::{self, Interrupted, Links};
 use super::handle::{
     ApiRequest, BoardState, Command, ConnId, CreateError, JoinError, Kick, Peer, QueuedBytes,
     RestoreDone, RestoreError, RoomHandle,
@@ -91,6 +91,8 @@ enum Fatal {
     /// Other servers trimmed the board's stream past what this room had read from it (it fell
     /// far behind): the room reloads from the newest checkpoint.
     Behind,
+    /// Another server deleted the board: its participants here are told, as there.
+    DeletedElsewhere,
 }
 
 impl Fatal {
@@ -100,7 +102,9 @@ impl Fatal {
             Fatal::Storage(_) => (CloseCode::StorageFailure, "storage refused a write"),
             Fatal::Poisoned => (CloseCode::Resync, "board reset"),
             Fatal::Behind => (CloseCode::Resync, "board reloaded"),
-            Fatal::Deleted(_) => (CloseCode::BoardDeleted, "board deleted"),
+            Fatal::Deleted(_) | Fatal::DeletedElsewhere => {
+                (CloseCode::BoardDeleted, "board deleted")
+            }
         };
         Kick { code, reason }
     }
@@ -109,7 +113,9 @@ impl Fatal {
     /// the next room will load the board afresh, else to retry later.
     fn refusal(&self) -> JoinError {
         match self {
-            Fatal::Poisoned | Fatal::Behind => JoinError::Closed(self.kick()),
+            Fatal::Poisoned | Fatal::Behind | Fatal::DeletedElsewhere => {
+                JoinError::Closed(self.kick())
+            }
             Fatal::Storage(_) | Fatal::Deleted(_) => JoinError::Unavailable,
         }
     }
@@ -334,6 +340,10 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
                 }
                 Fatal::Behind => {
                     tracing::warn!("fell behind the board's trimmed stream; reloading")
+                }
+                Fatal::DeletedElsewhere => {
+                    tracing::info!("deleted by another server; closing");
+                    board.ctx.history.forget(&board.handle.board);
                 }
                 Fatal::Deleted(_) => {}
             }
@@ -665,10 +675,21 @@ impl Board {
     }
 
     async fn handle_batch(&mut self, batch: Vec<Command>) -> Result<(), Fatal> {
-        // Whoever joins or asks must get the board as the other servers left it.
-        let needs_others = |c: &Command| matches!(c, Command::Join { .. } | Command::Api(_));
+        // Whoever joins or asks must get the board as the other servers left it (a listing's
+        // summary may lag: it is not worth a read of every listed board's log).
+        let asks = |c: &Command| matches!(c, Command::Api(api) if !matches!(api, ApiRequest::Summary { .. }));
+        let needs_others = |c: &Command| matches!(c, Command::Join { .. }) || asks(c);
         if self.links.is_none() && batch.iter().any(needs_others) {
-            if let Err(fatal) = self.link().await {
+            let linked = match self.link().await {
+                // Nobody is here to lose anything: start afresh from what is stored.
+                Err(Fatal::Behind | Fatal::DeletedElsewhere) if self.conns.is_empty() => {
+                    tracing::info!("the board moved past what this room can follow; reloading");
+                    self.reload().await?;
+                    self.link().await
+                }
+                linked => linked,
+            };
+            if let Err(fatal) = linked {
                 for command in batch {
                     if let Command::Join { ready, .. } = command {
                         let _ = ready.send(Err(fatal.refusal()));
@@ -676,6 +697,8 @@ impl Board {
                 }
                 return Err(fatal);
             }
+        } else if batch.iter().any(asks) {
+            self.catch_up().await?;
         }
         let mut produced = Produced::default();
         let mut replies = Vec::new();
@@ -700,6 +723,7 @@ impl Board {
                 Command::Leave { conn } => self.disconnect(vec![(conn, None)]),
                 Command::Remote { records } => self.integrate_remote(records)?,
                 Command::FellBehind => return Err(Fatal::Behind),
+                Command::DeletedElsewhere => return Err(Fatal::DeletedElsewhere),
                 // Sent before the room stopped following the others: nobody here to tell.
                 Command::RemotePresence { .. } if self.links.is_none() => {}
                 Command::RemotePresence { node, frame } => self.apply_remote_presence(node, frame),
@@ -1228,20 +1252,13 @@ impl Board {
             self.alone = true;
             return Ok(());
         };
-        let mut after = self.last_seq.unwrap_or(0);
-        loop {
-            let read = follower.next(after, Duration::ZERO).await;
-            let records = read.map_err(unfollowed)?;
-            if records.is_empty() {
-                break;
-            }
-            let records = cluster::take(&mut after, records, &self.ctx.metrics)
-                .map_err(|Behind| Fatal::Behind)?;
-            self.integrate_remote(records)?;
-        }
-        if after > 0 {
-            self.last_seq = Some(self.last_seq.map_or(after, |last| last.max(after)));
-        }
+        self.read_missed(follower.as_mut())
+            .await
+            .map_err(|fatal| match fatal {
+                Fatal::Storage(error) => unfollowed(error),
+                fatal => fatal,
+            })?;
+        let after = self.last_seq.unwrap_or(0);
         let incoming = match store.presence(&board).await {
             Ok(Some(link)) => {
                 self.presence_out = Some(link.outgoing);
@@ -1255,7 +1272,10 @@ impl Board {
             }
         };
         let (inbox, metrics) = (self.handle.inbox.clone(), self.ctx.metrics.clone());
-        self.links = Some(Links::start(follower, after, incoming, inbox, metrics));
+        let shared = (store, board);
+        self.links = Some(Links::start(
+            shared, follower, after, incoming, inbox, metrics,
+        ));
         // Participants already on the board elsewhere would otherwise show up here only when
         // they next renew their presence (every 15 s for a stock client).
         self.publish_presence(&Bytes::from(codec::encode(&Message::AwarenessQuery)));
@@ -1263,13 +1283,106 @@ impl Board {
         Ok(())
     }
 
+    /// Replaces the document with the board as stored now, for a room nobody is in that can no
+    /// longer follow the log (it fell behind a trimmed stream, or another server deleted the
+    /// board and perhaps created it again).
+    async fn reload(&mut self) -> Result<(), Fatal> {
+        self.checkpoint_written().await;
+        let board = self.handle.board.clone();
+        let stored = self.ctx.store.load(&board).await.map_err(Fatal::Storage)?;
+        let index = self.locator.is_some() || self.ctx.config.index_for_access;
+        let decoding = tokio::task::spawn_blocking(move || decode(&board, stored, index));
+        let loaded = decoding
+            .await
+            .map_err(|_| Fatal::Poisoned)?
+            .map_err(Fatal::Storage)?;
+        self.ctx.history.forget(&self.handle.board);
+        self.awareness = Awareness::new(loaded.doc);
+        self.locator = loaded.locator;
+        self.last_seq = loaded.last_seq;
+        self.snapshot_bytes = loaded.snapshot_bytes as u64;
+        self.log_updates = loaded.log_updates;
+        self.log_bytes = loaded.log_bytes;
+        self.full_state = None;
+        self.served_early.clear();
+        self.welcomed_early.clear();
+        self.early_sv = StateVector::default();
+        self.presence = Presence::default();
+        self.presence_pending.clear();
+        self.presence_since = None;
+        Ok(())
+    }
+
+    /// Integrates what the other servers stored after this room's position, reading the log
+    /// with `follower` without waiting, until nothing is left.
+    async fn read_missed(
+        &mut self,
+        follower: &mut dyn crate::storage::Follower,
+    ) -> Result<(), Fatal> {
+        let mut after = self.last_seq.unwrap_or(0);
+        loop {
+            let records = follower
+                .next(after, Duration::ZERO)
+                .await
+                .map_err(Fatal::Storage)?;
+            if records.is_empty() {
+                break;
+            }
+            let records =
+                cluster::take(&mut after, records, &self.ctx.metrics).map_err(|i| match i {
+                    Interrupted::Behind => Fatal::Behind,
+                    Interrupted::Deleted => Fatal::DeletedElsewhere,
+                })?;
+            self.integrate_remote(records)?;
+        }
+        if after > 0 {
+            self.last_seq = Some(self.last_seq.map_or(after, |last| last.max(after)));
+        }
+        Ok(())
+    }
+
+    /// Brings the board up to what the log holds now, for an API request on a board that is
+    /// followed already (the follower's next read may be a few milliseconds away): a request
+    /// made on any server sees every edit acknowledged before it. On failure the request is
+    /// answered from the board as it is (the follower reports what it cannot get past).
+    async fn catch_up(&mut self) -> Result<(), Fatal> {
+        let Some(links) = &mut self.links else {
+            return Ok(());
+        };
+        let mut follower = match links.catch_up.take() {
+            Some(follower) => follower,
+            None => match self.ctx.store.follower(&self.handle.board).await {
+                Ok(Some(follower)) => follower,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the board's log; answering from memory");
+                    return Ok(());
+                }
+            },
+        };
+        match self.read_missed(follower.as_mut()).await {
+            Ok(()) => {}
+            Err(Fatal::Poisoned) => return Err(Fatal::Poisoned),
+            Err(Fatal::Storage(error)) => {
+                tracing::warn!(%error, "cannot read the board's log; answering from memory");
+            }
+            Err(_) => tracing::debug!("the board's follower will report what it cannot pass"),
+        }
+        if let Some(links) = &mut self.links {
+            links.catch_up = Some(follower);
+        }
+        Ok(())
+    }
+
     /// Stops following the other servers once nobody here is on the board: ends the log reads
     /// and the presence subscription, and forgets the other servers' participants (asked for
     /// again on [`Board::link`]).
     fn unlink(&mut self) {
-        if self.links.take().is_none() {
+        let Some(links) = self.links.take() else {
             return;
-        }
+        };
+        links.report(0);
+        drop(links);
         // Dropping the sender lets what is queued (the last participant's removal) go out first.
         self.presence_out = None;
         let remote: Vec<ClientID> = self.remote_owners.drain().map(|(id, _)| id).collect();
@@ -1282,6 +1395,9 @@ impl Board {
     /// participants of those that fell silent.
     fn heartbeat(&mut self) {
         self.publish_presence(&Bytes::new());
+        if let Some(links) = &self.links {
+            links.report(self.conns.len());
+        }
         let silent: Vec<u64> = self
             .servers_heard
             .iter()

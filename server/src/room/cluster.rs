@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use client_protocol::BoardId;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::board::now_ms;
 use super::handle::Command;
 use crate::metrics::Metrics;
-use crate::storage::{Followed, Follower, LogSeq};
+use crate::storage::{Followed, Follower, LogSeq, Store};
 
 /// How often a server tells the others of a board that it is alive.
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(3);
@@ -31,12 +32,19 @@ const FOLLOW_WAIT: Duration = Duration::from_secs(5);
 pub(super) struct Links {
     follow: JoinHandle<()>,
     relay: Option<JoinHandle<()>>,
+    /// A reader of the log of the room's own (the follower's is busy waiting), for the room to
+    /// catch up at once before answering an API request; opened on first use.
+    pub catch_up: Option<Box<dyn Follower>>,
+    /// The room's participant count, written to the store by a task of its own (so that a slow
+    /// store never holds the room), which ends after writing the last one.
+    counts: watch::Sender<usize>,
 }
 
 impl Links {
-    /// Starts following the log after `after`, and relaying presence from `incoming` if the
-    /// store shares it.
+    /// Starts following `board`'s log after `after`, relaying presence from `incoming` if the
+    /// store shares it, and reporting the room's participant count to `store`.
     pub fn start(
+        (store, board): (Arc<dyn Store>, BoardId),
         follower: Box<dyn Follower>,
         after: LogSeq,
         incoming: Option<mpsc::Receiver<(u64, Vec<u8>)>>,
@@ -46,7 +54,35 @@ impl Links {
         use tracing::Instrument as _;
         let relay = incoming.map(|incoming| tokio::spawn(relay_presence(incoming, inbox.clone())));
         let follow = tokio::spawn(follow(follower, inbox, after, metrics).in_current_span());
-        Links { follow, relay }
+        let (counts, reports) = watch::channel(0);
+        tokio::spawn(report_participants(store, board, reports).in_current_span());
+        Links {
+            follow,
+            relay,
+            catch_up: None,
+            counts,
+        }
+    }
+
+    /// Reports how many participants the room has (with every heartbeat, which keeps the count
+    /// from lapsing, and with 0 when the room stops following).
+    pub fn report(&self, here: usize) {
+        self.counts.send_replace(here);
+    }
+}
+
+/// Writes each participant count the room reports, the newest first if several are waiting,
+/// until the room stops following (after writing the last one).
+async fn report_participants(
+    store: Arc<dyn Store>,
+    board: BoardId,
+    mut reports: watch::Receiver<usize>,
+) {
+    while reports.changed().await.is_ok() {
+        let here = *reports.borrow_and_update();
+        if let Err(error) = store.count_participants(&board, here).await {
+            tracing::warn!(%error, "the participant count was not shared with the other servers");
+        }
     }
 }
 
@@ -60,8 +96,14 @@ impl Drop for Links {
     }
 }
 
-/// The stream was trimmed past what the room had read: it must reload from the newest checkpoint.
-pub(super) struct Behind;
+/// Why a room can no longer follow the board's log as it is.
+pub(super) enum Interrupted {
+    /// The stream was trimmed past what the room had read: it must reload from the newest
+    /// checkpoint.
+    Behind,
+    /// Another server deleted the board: the room closes, as on the server that deleted it.
+    Deleted,
+}
 
 /// What one read of the log brings the room: the other servers' updates with their positions
 /// (this server's own records are in its board already), after checking that no position was
@@ -70,14 +112,18 @@ pub(super) fn take(
     after: &mut LogSeq,
     records: Vec<Followed>,
     metrics: &Metrics,
-) -> Result<Vec<(LogSeq, Vec<u8>)>, Behind> {
+) -> Result<Vec<(LogSeq, Vec<u8>)>, Interrupted> {
     let Some(last) = records.last().map(|r| r.seq) else {
         return Ok(Vec::new());
     };
+    // A deletion empties the stream down to its tombstone, so it comes before any gap.
+    if records.iter().any(|r| r.deleted) {
+        return Err(Interrupted::Deleted);
+    }
     // Positions are dense: a gap means the stream was trimmed past `after`. (A board that loaded
     // empty may start anywhere: a deleted board's positions go on.)
     if *after > 0 && records.first().is_some_and(|first| first.seq > *after + 1) {
-        return Err(Behind);
+        return Err(Interrupted::Behind);
     }
     *after = last;
     let now = now_ms();
@@ -108,8 +154,12 @@ async fn follow(
                         return;
                     }
                 }
-                Err(Behind) => {
-                    let _ = inbox.send(Command::FellBehind).await;
+                Err(interrupted) => {
+                    let command = match interrupted {
+                        Interrupted::Behind => Command::FellBehind,
+                        Interrupted::Deleted => Command::DeletedElsewhere,
+                    };
+                    let _ = inbox.send(command).await;
                     return;
                 }
             },

@@ -81,6 +81,8 @@ pub(crate) enum Command {
     Remote { records: Vec<(u64, Vec<u8>)> },
     /// The board's followed log was trimmed past what this room had read: it must reload.
     FellBehind,
+    /// Another server deleted the board (its followed log says so): the room closes.
+    DeletedElsewhere,
     /// An awareness message another server published for this board (empty: a heartbeat), with
     /// that server's id.
     RemotePresence { node: u64, frame: Vec<u8> },

@@ -140,6 +140,9 @@ pub struct Followed {
     pub stored_ms: u64,
     /// Whether this server appended it.
     pub own: bool,
+    /// Whether it says that the board was deleted (by any server): everything before it is gone,
+    /// and what follows belongs to a board created again under the same id.
+    pub deleted: bool,
 }
 
 /// Follows one board's log as other servers append to it (see [`Store::follower`]).
@@ -207,6 +210,20 @@ pub trait Store: Send + Sync + 'static {
     /// writes.
     async fn claim_checkpoint(&self, _board: &BoardId) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    /// Records how many participants this server has on `board` (0: none any more), for the
+    /// other servers' listings, where several servers share the store. The count lapses unless
+    /// it is reported again within a few seconds, so that a crashed server's participants stop
+    /// being counted. Does nothing where this server is alone.
+    async fn count_participants(&self, _board: &BoardId, _here: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// For each of `boards`, how many participants the other servers sharing the store count on
+    /// it now (zeros where this server is alone).
+    async fn participants_elsewhere(&self, boards: &[BoardId]) -> Result<Vec<usize>, StoreError> {
+        Ok(vec![0; boards.len()])
     }
 
     /// Whether the store answers now, for readiness: an embedded store always does; a remote one

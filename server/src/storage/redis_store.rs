@@ -6,8 +6,9 @@
 //!
 //! | key                                  | type   | holds                                              |
 //! |--------------------------------------|--------|----------------------------------------------------|
-//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when ([`super::record`]), `n` the server that appended it |
+//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when ([`super::record`]), `n` the server that appended it; after a deletion, first a tombstone `d` |
 //! | `parcours:board:{id}:seq`            | string | the last position handed out (kept on delete)      |
+//! | `parcours:board:{id}:deleted`        | string | the position of the board's last deletion (kept)   |
 //! | `parcours:board:{id}:record`         | hash   | `created_ms`, `checkpointed_ms`, `snapshot_bytes`, `summary` (JSON), `forked_from` (JSON) |
 //! | `parcours:board:{id}:checkpoints`    | zset   | checkpoint positions (score and member: seq)       |
 //! | `parcours:board:{id}:checkpoint_data`| hash   | seq → checkpoint, in the sled store's form         |
@@ -15,13 +16,17 @@
 //! | `parcours:board:{id}:author_index`   | hash   | JSON [`Author`] → its number                       |
 //! | `parcours:board:{id}:milestones`     | hash   | milestone id → JSON [`Milestone`]                  |
 //! | `parcours:board:{id}:checkpoint_lease` | string | the server writing the board's checkpoints, expiring |
+//! | `parcours:board:{id}:here`           | hash   | server id → `count expires_ms`: participants each server has on the board |
 //! | `parcours:boards`                    | zset   | every board id, score 0 (listed by `ZRANGEBYLEX`)  |
 //!
 //! Positions ([`LogSeq`]) come from the board's own counter, incremented in the append script and
 //! used as the explicit stream id `seq-0`: so positions increase, are dense per board, and a
 //! stream entry's id *is* its position (a follower reading the stream needs no mapping). The
 //! counter survives a board's deletion, so a board created again never reuses a position that
-//! a cache elsewhere might still hold.
+//! a cache elsewhere might still hold. A deletion takes a position too: the stream is emptied
+//! down to one tombstone entry there, which tells the servers following the board that it is
+//! gone, and no checkpoint from before it is accepted afterwards (a server that had not heard yet
+//! cannot bring the deleted board back).
 //!
 //! Durability: every write is one script or one `MULTI`, acknowledged by a Redis that appends it
 //! to its AOF and fsyncs before replying (`appendfsync always`, checked by
@@ -143,7 +148,8 @@ impl super::Follower for StreamFollower {
                         StoreError::Backend(format!("stream id {:?} is not seq-0", entry.id).into())
                     })?;
                 let own = entry.get::<String>("n").is_some_and(|n| n == self.node);
-                let update: Vec<u8> = if own {
+                let deleted = entry.map.contains_key("d");
+                let update: Vec<u8> = if own || deleted {
                     Vec::new()
                 } else {
                     entry.get("u").ok_or_else(|| {
@@ -158,6 +164,7 @@ impl super::Follower for StreamFollower {
                     seq,
                     update,
                     stored_ms,
+                    deleted,
                     own,
                 });
             }
@@ -177,6 +184,8 @@ struct Keys {
     author_index: String,
     milestones: String,
     trimmed: String,
+    deleted: String,
+    here: String,
 }
 
 impl Keys {
@@ -192,6 +201,8 @@ impl Keys {
             author_index: key("author_index"),
             milestones: key("milestones"),
             trimmed: key("trimmed"),
+            deleted: key("deleted"),
+            here: key("here"),
         }
     }
 }
@@ -239,9 +250,10 @@ return first + n
 
 /// Reads the newest checkpoint at or before ARGV[1] (`+inf` for the newest) and the stream
 /// entries after it up to that position, atomically. Returns the checkpoint's position (or
-/// false), its record (or false), then each entry's id and update.
+/// false), its record (or false), the position of the board's last deletion ('0' if none), then
+/// each entry's id and update (a deletion's tombstone has none and is left out).
 ///
-/// KEYS: checkpoints, checkpoint_data, log.
+/// KEYS: checkpoints, checkpoint_data, log, trimmed, deleted.
 static LOAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -250,7 +262,7 @@ local trimmed = tonumber(redis.call('GET', KEYS[4]) or '0')
 if trimmed > 0 and (not top[1] or tonumber(top[1]) < trimmed) then
   return redis.error_reply('TRIMMED the stream no longer holds what rebuilds this version')
 end
-local out = {false, false}
+local out = {false, false, redis.call('GET', KEYS[5]) or '0'}
 local start = '-'
 if top[1] then
   out[1] = top[1]
@@ -280,7 +292,7 @@ return out
 /// checkpoint past the last position handed out is refused as an error. With a summary, also
 /// updates the board's record. Returns 1 if stored, 0 if stale.
 ///
-/// KEYS: checkpoints, checkpoint_data, record, boards, seq.
+/// KEYS: checkpoints, checkpoint_data, record, boards, seq, deleted.
 /// ARGV: through, checkpoint record, summary JSON or '', time ms, snapshot bytes, board id.
 static CHECKPOINT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -289,6 +301,7 @@ local through = tonumber(ARGV[1])
 if through > tonumber(redis.call('GET', KEYS[5]) or '0') then
   return redis.error_reply('checkpoint at ' .. ARGV[1] .. ' is past the end of the log')
 end
+if through <= tonumber(redis.call('GET', KEYS[6]) or '0') then return 0 end
 local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if top[2] and tonumber(top[2]) > through then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
@@ -298,6 +311,51 @@ if ARGV[3] ~= '' then
     redis.call('ZADD', KEYS[4], 0, ARGV[6])
   end
   redis.call('HSET', KEYS[3], 'checkpointed_ms', ARGV[4], 'snapshot_bytes', ARGV[5], 'summary', ARGV[3])
+end
+return 1
+",
+    )
+});
+
+/// Deletes a board: everything but its position counter, in one transaction, then takes the
+/// next position for a tombstone that the servers following the stream read as "deleted", and
+/// remembers it (checkpoints from before it are refused). Returns that position.
+///
+/// KEYS: record, boards, seq, deleted, log, then every other key of the board to drop.
+/// ARGV: board id, this server's id.
+static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1], unpack(KEYS, 5))
+local at = redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[4], at)
+redis.call('XADD', KEYS[5], string.format('%d-0', at), 'd', '1', 'n', ARGV[2])
+return at
+",
+    )
+});
+
+/// How long a server's participant count stands without being reported again (it reports with
+/// every heartbeat, every 3 s): a crashed server's participants stop being counted after this.
+const HERE_TTL: Duration = Duration::from_secs(10);
+
+/// Sets this server's participant count on a board (removes it for 0), and drops the counts of
+/// servers that stopped reporting.
+///
+/// KEYS: here. ARGV: this server's id, count, now ms, expiry ms.
+static COUNT_PARTICIPANTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if ARGV[2] == '0' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[4])
+end
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local expires = tonumber(string.match(fields[i + 1], ' (%d+)$') or '0')
+  if expires < tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], fields[i]) end
 end
 return 1
 ",
@@ -516,6 +574,7 @@ impl RedisStore {
             .key(&keys.checkpoint_data)
             .key(&keys.log)
             .key(&keys.trimmed)
+            .key(&keys.deleted)
             .arg(at.map_or_else(|| "+inf".to_owned(), |at| at.to_string()))
             .invoke_async(&mut self.conn())
             .await
@@ -538,6 +597,16 @@ impl RedisStore {
                 stored.snapshot = Some(decode_checkpoint_at(board, || key.clone(), record)?);
                 stored.last_seq = Some(seq);
             }
+        }
+        // A board created again after a deletion goes on after the tombstone: that is where a
+        // follower starts, so that it does not take the deletion for news.
+        let deleted = reply
+            .next()
+            .as_ref()
+            .and_then(text_of)
+            .and_then(|t| t.parse::<LogSeq>().ok());
+        if let Some(deleted) = deleted.filter(|d| *d > 0 && at.is_none_or(|at| *d <= at)) {
+            stored.last_seq = Some(stored.last_seq.map_or(deleted, |s| s.max(deleted)));
         }
         while let (Some(id), Some(update)) = (reply.next(), reply.next()) {
             let id = text_of(&id).ok_or_else(|| corrupt(board, &keys.log, "bad entry id"))?;
@@ -686,6 +755,7 @@ impl Store for RedisStore {
             .key(&keys.record)
             .key(BOARDS_KEY)
             .key(&keys.seq)
+            .key(&keys.deleted)
             .arg(through)
             .arg(encode_checkpoint(&snapshot))
             .arg(summary)
@@ -786,27 +856,26 @@ impl Store for RedisStore {
 
     async fn delete(&self, board: &BoardId) -> Result<(), StoreError> {
         let keys = Keys::of(board);
-        // One transaction, the record first as in sled (here all of it lands at once). The
-        // position counter stays so that a board created again continues after it.
-        redis::pipe()
-            .atomic()
-            .del(&keys.record)
-            .ignore()
-            .zrem(BOARDS_KEY, board.as_str())
-            .ignore()
-            .del(&[
-                &keys.log,
-                &keys.checkpoints,
-                &keys.checkpoint_data,
-                &keys.authors,
-                &keys.author_index,
-                &keys.milestones,
-                &keys.trimmed,
-            ])
-            .ignore()
-            .query_async::<()>(&mut self.conn())
+        let at: LogSeq = DELETE
+            .key(&keys.record)
+            .key(BOARDS_KEY)
+            .key(&keys.seq)
+            .key(&keys.deleted)
+            .key(&keys.log)
+            .key(&keys.checkpoints)
+            .key(&keys.checkpoint_data)
+            .key(&keys.authors)
+            .key(&keys.author_index)
+            .key(&keys.milestones)
+            .key(&keys.trimmed)
+            .key(&keys.here)
+            .arg(board.as_str())
+            .arg(self.node_name())
+            .invoke_async(&mut self.conn())
             .await
-            .map_err(backend)
+            .map_err(backend)?;
+        tracing::debug!(board = %board, at, "board deleted; tombstone left for its followers");
+        Ok(())
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -894,6 +963,46 @@ impl Store for RedisStore {
         Ok(granted == 1)
     }
 
+    async fn count_participants(&self, board: &BoardId, here: usize) -> Result<(), StoreError> {
+        let now = now_ms();
+        COUNT_PARTICIPANTS
+            .key(Keys::of(board).here)
+            .arg(self.node_name())
+            .arg(here)
+            .arg(now)
+            .arg(now + HERE_TTL.as_millis() as u64)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn participants_elsewhere(&self, boards: &[BoardId]) -> Result<Vec<usize>, StoreError> {
+        let mut pipe = redis::pipe();
+        for board in boards {
+            pipe.hgetall(Keys::of(board).here);
+        }
+        let counts: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut self.conn()).await.map_err(backend)?;
+        let (me, now) = (self.node_name(), now_ms());
+        Ok(counts
+            .iter()
+            .map(|servers| {
+                servers
+                    .iter()
+                    .filter(|(server, _)| **server != me)
+                    .filter_map(|(_, value)| {
+                        let (count, expires) = value.split_once(' ')?;
+                        let expires: u64 = expires.parse().ok()?;
+                        (expires >= now)
+                            .then(|| count.parse::<usize>().ok())
+                            .flatten()
+                    })
+                    .sum()
+            })
+            .collect())
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         let (mut conn, ping) = (self.conn(), redis::cmd("PING"));
         match tokio::time::timeout(HEALTH_TIMEOUT, ping.query_async::<String>(&mut conn)).await {
@@ -938,6 +1047,8 @@ impl Store for RedisStore {
             .collect::<Result<_, _>>()?;
         entries
             .into_iter()
+            // A deletion's tombstone is no version of the board (it comes before them all).
+            .filter(|(_, fields)| !fields.contains_key("d"))
             .map(|(id, mut fields)| {
                 let seq = seq_of_id(board, &id)?;
                 let update = fields
