@@ -661,7 +661,7 @@ impl Board {
                     self.handle_batch(batch).await?;
                 }
                 _ = sweep.tick() => self.expire_presence(),
-                _ = heartbeat.tick(), if self.presence_out.is_some() => self.heartbeat(),
+                _ = heartbeat.tick(), if self.links.is_some() => self.heartbeat(),
                 _ = tokio::time::sleep_until(presence_due.unwrap_or_else(far_future)), if presence_due.is_some() => {
                     self.flush_presence();
                 }
@@ -677,7 +677,11 @@ impl Board {
     async fn handle_batch(&mut self, batch: Vec<Command>) -> Result<(), Fatal> {
         // Whoever joins or asks must get the board as the other servers left it (a listing's
         // summary may lag: it is not worth a read of every listed board's log).
-        let asks = |c: &Command| matches!(c, Command::Api(api) if !matches!(api, ApiRequest::Summary { .. }));
+        let asks = |c: &Command| match c {
+            Command::Api(ApiRequest::Summary { .. }) => false,
+            Command::Api(_) => true,
+            _ => false,
+        };
         let needs_others = |c: &Command| matches!(c, Command::Join { .. }) || asks(c);
         if self.links.is_none() && batch.iter().any(needs_others) {
             let linked = match self.link().await {
