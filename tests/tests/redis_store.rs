@@ -652,9 +652,7 @@ async fn kill_dash_nine_of_the_server_a_writer_used_loses_nothing_a_participant_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participants_on_two_servers_see_each_others_presence_and_its_removal() {
-    let redis = RedisServer::start();
-    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let (_redis, first, second) = two_servers().await;
     let ana = TestClient::connect(&first.board_url("cursors"))
         .await
         .unwrap();
@@ -776,6 +774,25 @@ async fn a_drained_server_sends_its_participants_to_try_again_and_the_others_car
     sdk.close().await;
 }
 
+/// Two servers sharing one Redis.
+async fn two_servers() -> (RedisServer, TestServer, TestServer) {
+    let redis = RedisServer::start();
+    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    (redis, first, second)
+}
+
+/// Creates a board through `server`'s REST API.
+async fn create_board(server: &TestServer, title: &str, id: &str) {
+    let created = reqwest::Client::new()
+        .post(server.http_url("/api/boards"))
+        .json(&serde_json::json!({"title": title, "id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
 /// Sends one inline command to the Redis at `url` and returns its reply: an integer as `:N`,
 /// a string as itself, an array as its elements, one per line.
 fn redis_command(url: &str, command: &str) -> String {
@@ -841,9 +858,7 @@ async fn counter(server: &TestServer, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_stops_following_a_board_when_its_last_participant_leaves_and_catches_up_when_one_returns(
 ) {
-    let redis = RedisServer::start();
-    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let (redis, first, second) = two_servers().await;
     let ana = TestClient::connect(&first.board_url("revisited"))
         .await
         .unwrap();
@@ -893,16 +908,8 @@ async fn a_server_stops_following_a_board_when_its_last_participant_leaves_and_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_seen_on_one_server_is_in_a_rest_read_on_another_at_once() {
-    let redis = RedisServer::start();
-    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let created = reqwest::Client::new()
-        .post(first.http_url("/api/boards"))
-        .json(&serde_json::json!({"title": "Read anywhere", "id": "anywhere"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (_redis, first, second) = two_servers().await;
+    create_board(&first, "Read anywhere", "anywhere").await;
     let writer = TestClient::connect(&first.board_url("anywhere"))
         .await
         .unwrap();
@@ -965,16 +972,8 @@ async fn listed_participants(server: &TestServer, board: &str, expected: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_listing_on_any_server_counts_the_participants_of_every_server() {
-    let redis = RedisServer::start();
-    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let created = reqwest::Client::new()
-        .post(first.http_url("/api/boards"))
-        .json(&serde_json::json!({"title": "Counted", "id": "counted"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (_redis, first, second) = two_servers().await;
+    create_board(&first, "Counted", "counted").await;
     let _ana = TestClient::connect(&first.board_url("counted"))
         .await
         .unwrap();
@@ -994,9 +993,7 @@ async fn a_board_listing_on_any_server_counts_the_participants_of_every_server()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_deleted_on_one_server_closes_its_participants_on_the_others_and_stays_deleted() {
-    let redis = RedisServer::start();
-    let first = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let second = TestServer::start_on_redis(&redis.url(), |_| {}).await;
+    let (redis, first, second) = two_servers().await;
     let ana = TestClient::connect(&first.board_url("doomed"))
         .await
         .unwrap();
