@@ -992,6 +992,41 @@ async fn a_board_listing_on_any_server_counts_the_participants_of_every_server()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_restarts_the_servers_go_on_sharing_edits_and_presence() {
+    let (mut redis, first, second) = two_servers().await;
+    let ana = TestClient::connect(&first.board_url("restarted"))
+        .await
+        .unwrap();
+    let bo = TestClient::connect(&second.board_url("restarted"))
+        .await
+        .unwrap();
+    ana.set_presence(r#"{"user":{"name":"Ana"}}"#);
+    bo.wait_for("Ana's presence", |c| {
+        c.presence().values().any(|s| s.contains("Ana"))
+    })
+    .await;
+
+    redis.kill9();
+    redis.restart_same_dir();
+
+    // Both stay connected (nothing was written meanwhile), and the servers find each other
+    // again: an edit and a move on one server reach the other.
+    ana.push("cards", "after the restart");
+    bo.wait_for("Ana's card, through the other server", |c| cards(c) == 1)
+        .await;
+    ana.set_presence(r#"{"user":{"name":"Ana"},"cursor":{"x":5,"y":5}}"#);
+    bo.wait_for("Ana's cursor", |c| {
+        c.presence().values().any(|s| s.contains("cursor"))
+    })
+    .await;
+    bo.set_presence(r#"{"user":{"name":"Bo"}}"#);
+    ana.wait_for("Bo's presence", |c| {
+        c.presence().values().any(|s| s.contains("Bo"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_deleted_on_one_server_closes_its_participants_on_the_others_and_stays_deleted() {
     let (redis, first, second) = two_servers().await;
     let ana = TestClient::connect(&first.board_url("doomed"))

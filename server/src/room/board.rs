@@ -729,8 +729,10 @@ impl Board {
                 Command::FellBehind => return Err(Fatal::Behind),
                 Command::DeletedElsewhere => return Err(Fatal::DeletedElsewhere),
                 // Sent before the room stopped following the others: nobody here to tell.
-                Command::RemotePresence { .. } if self.links.is_none() => {}
+                Command::RemotePresence { .. } | Command::PresenceResumed
+                    if self.links.is_none() => {}
                 Command::RemotePresence { node, frame } => self.apply_remote_presence(node, frame),
+                Command::PresenceResumed => self.announce_presence(),
                 Command::Evict => {
                     if self.conns.is_empty() {
                         // Unload at the next turn of the loop, as if the grace period had passed.
@@ -1280,8 +1282,8 @@ impl Board {
         self.links = Some(Links::start(
             shared, follower, after, incoming, inbox, metrics,
         ));
-        // Participants already on the board elsewhere would otherwise show up here only when
-        // they next renew their presence (every 15 s for a stock client).
+        // Those already on the board elsewhere would otherwise show up here only when they next
+        // renew their presence (every 15 s for a stock client).
         self.publish_presence(&Bytes::from(codec::encode(&Message::AwarenessQuery)));
         tracing::debug!(after, "following the other servers");
         Ok(())
@@ -1465,11 +1467,23 @@ impl Board {
             }
         }
         if tell_all {
-            let here: Vec<ClientID> = self.presence.ids().collect();
-            if let Some(frame) = self.awareness_frame(Some(here)) {
-                self.publish_presence(&frame);
-            }
+            self.publish_own_presence();
         }
+    }
+
+    /// Publishes the full presence of this server's participants on the board.
+    fn publish_own_presence(&mut self) {
+        let here: Vec<ClientID> = self.presence.ids().collect();
+        if let Some(frame) = self.awareness_frame(Some(here)) {
+            self.publish_presence(&frame);
+        }
+    }
+
+    /// After the presence subscription came back, when messages were missed both ways: tells
+    /// the other servers this one's participants, and asks for theirs.
+    fn announce_presence(&mut self) {
+        self.publish_own_presence();
+        self.publish_presence(&Bytes::from(codec::encode(&Message::AwarenessQuery)));
     }
 
     /// Applies one awareness update another server published, and passes it on to everyone here.

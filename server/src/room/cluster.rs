@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::board::now_ms;
 use super::handle::Command;
 use crate::metrics::Metrics;
-use crate::storage::{Followed, Follower, LogSeq, Store};
+use crate::storage::{Followed, Follower, Heard, LogSeq, Store};
 
 /// How often a server tells the others of a board that it is alive.
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(3);
@@ -47,7 +47,7 @@ impl Links {
         (store, board): (Arc<dyn Store>, BoardId),
         follower: Box<dyn Follower>,
         after: LogSeq,
-        incoming: Option<mpsc::Receiver<(u64, Vec<u8>)>>,
+        incoming: Option<mpsc::Receiver<Heard>>,
         inbox: mpsc::Sender<Command>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -173,16 +173,13 @@ async fn follow(
 }
 
 /// Feeds the room the presence the other servers publish for its board.
-async fn relay_presence(
-    mut incoming: mpsc::Receiver<(u64, Vec<u8>)>,
-    inbox: mpsc::Sender<Command>,
-) {
-    while let Some((node, frame)) = incoming.recv().await {
-        if inbox
-            .send(Command::RemotePresence { node, frame })
-            .await
-            .is_err()
-        {
+async fn relay_presence(mut incoming: mpsc::Receiver<Heard>, inbox: mpsc::Sender<Command>) {
+    while let Some(heard) = incoming.recv().await {
+        let command = match heard {
+            Heard::Message { node, frame } => Command::RemotePresence { node, frame },
+            Heard::Resumed => Command::PresenceResumed,
+        };
+        if inbox.send(command).await.is_err() {
             return;
         }
     }

@@ -86,6 +86,9 @@ pub(crate) enum Command {
     /// An awareness message another server published for this board (empty: a heartbeat), with
     /// that server's id.
     RemotePresence { node: u64, frame: Vec<u8> },
+    /// The room's presence subscription was lost and is back: it tells the other servers its
+    /// participants again and asks for theirs.
+    PresenceResumed,
 }
 
 /// What the HTTP API asks of a board's room: the room is the board's single owner, so reads see

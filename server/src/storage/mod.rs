@@ -125,8 +125,25 @@ impl From<sled::Error> for StoreError {
 pub struct PresenceLink {
     /// Messages for the other servers, published in order by a task of the store's.
     pub outgoing: tokio::sync::mpsc::Sender<Vec<u8>>,
-    /// Messages the other servers published, each with the id of the server that did.
-    pub incoming: tokio::sync::mpsc::Receiver<(u64, Vec<u8>)>,
+    /// What the other servers published.
+    pub incoming: tokio::sync::mpsc::Receiver<Heard>,
+}
+
+/// What comes in on a [`PresenceLink`].
+#[derive(Debug)]
+pub enum Heard {
+    /// A message another server published, with that server's id: an encoded awareness
+    /// message or query, or nothing (a heartbeat).
+    Message {
+        /// The server that published it.
+        node: u64,
+        /// The message.
+        frame: Vec<u8>,
+    },
+    /// The subscription was lost (Redis restarted) and is back: what was published meanwhile
+    /// never came, so this server should tell the others its participants again and ask for
+    /// theirs.
+    Resumed,
 }
 
 /// One record read from a followed log.

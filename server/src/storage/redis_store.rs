@@ -105,9 +105,11 @@ pub struct RedisStore {
 /// (presence is renewed every few seconds; documents never travel this way).
 const PRESENCE_QUEUE: usize = 256;
 
-/// Reads one board's stream with blocking `XREAD`s on a connection of its own.
+/// Reads one board's stream with blocking `XREAD`s on a connection of its own, made again after
+/// a failure (a multiplexed connection does not come back by itself once Redis restarted).
 struct StreamFollower {
-    conn: redis::aio::MultiplexedConnection,
+    client: redis::Client,
+    conn: Option<redis::aio::MultiplexedConnection>,
     log: String,
     /// This server's id as its stream entries carry it.
     node: String,
@@ -115,6 +117,30 @@ struct StreamFollower {
 
 /// Most records one read returns.
 const FOLLOW_BATCH: usize = 512;
+
+/// A subscription to `channel`, on a connection of its own.
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<redis::aio::PubSub, StoreError> {
+    let subscribe = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, subscribe)
+        .await
+        .map_err(|_| StoreError::Backend("no presence subscription on Redis".into()))?
+        .map_err(backend)
+}
+
+/// A connection of its own, for a follower.
+async fn connect(client: &redis::Client) -> Result<redis::aio::MultiplexedConnection, StoreError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| StoreError::Backend("no connection to Redis for a follower".into()))?
+        .map_err(backend)
+}
 
 #[async_trait]
 impl super::Follower for StreamFollower {
@@ -129,14 +155,23 @@ impl super::Follower for StreamFollower {
             options = options.block(wait.as_millis() as usize);
         }
         let (keys, from) = ([self.log.clone()], [format!("{after}-0")]);
-        let read = self
-            .conn
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(connect(&self.client).await?),
+        };
+        let read = conn
             .xread_options::<_, _, Option<redis::streams::StreamReadReply>>(&keys, &from, &options);
         // A Redis that stopped answering must not hold the follower forever.
-        let reply = tokio::time::timeout(wait + RESPONSE_TIMEOUT, read)
-            .await
-            .map_err(|_| StoreError::Backend("Redis did not answer XREAD".into()))?
-            .map_err(backend)?;
+        let reply = match tokio::time::timeout(wait + RESPONSE_TIMEOUT, read).await {
+            Ok(Ok(reply)) => reply,
+            failed => {
+                self.conn = None;
+                return Err(match failed {
+                    Ok(Err(error)) => backend(error),
+                    _ => StoreError::Backend("Redis did not answer XREAD".into()),
+                });
+            }
+        };
         let mut records = Vec::new();
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in key.ids {
@@ -558,6 +593,25 @@ impl RedisStore {
         self.conn.clone()
     }
 
+    /// Runs a script, once more if the connection had dropped (the manager connects again
+    /// behind it, as after Redis restarted), so that one stale connection does not fail a write
+    /// to a Redis that is back. A script that never reached Redis is simply sent again; one whose
+    /// reply alone was lost runs twice, which every script here allows: an update appended
+    /// twice changes no document (applying a Yjs update again changes nothing), and the others
+    /// write the same values again.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, redis::RedisError> {
+        match invocation.invoke_async(&mut self.conn()).await {
+            Err(error) if error.is_connection_dropped() || error.is_io_error() => {
+                tracing::debug!(%error, "the connection to Redis dropped; trying once more");
+                invocation.invoke_async(&mut self.conn()).await
+            }
+            result => result,
+        }
+    }
+
     /// This server's id as it is written into its stream entries and checkpoint leases.
     fn node_name(&self) -> String {
         format!("{:016x}", u64::from_be_bytes(self.node))
@@ -569,21 +623,20 @@ impl RedisStore {
         at: Option<LogSeq>,
     ) -> Result<StoredBoard, StoreError> {
         let keys = Keys::of(board);
-        let reply: Vec<Value> = LOAD
+        let mut invocation = LOAD.prepare_invoke();
+        invocation
             .key(&keys.checkpoints)
             .key(&keys.checkpoint_data)
             .key(&keys.log)
             .key(&keys.trimmed)
             .key(&keys.deleted)
-            .arg(at.map_or_else(|| "+inf".to_owned(), |at| at.to_string()))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| match e.code() {
-                Some("TRIMMED") => StoreError::Unsupported(
-                    "versions from before the stream was trimmed are not kept on Redis",
-                ),
-                _ => backend(e),
-            })?;
+            .arg(at.map_or_else(|| "+inf".to_owned(), |at| at.to_string()));
+        let reply: Vec<Value> = self.invoke(&invocation).await.map_err(|e| match e.code() {
+            Some("TRIMMED") => StoreError::Unsupported(
+                "versions from before the stream was trimmed are not kept on Redis",
+            ),
+            _ => backend(e),
+        })?;
         let mut stored = StoredBoard::default();
         let mut reply = reply.into_iter();
         if let (Some(seq), Some(record)) = (reply.next(), reply.next()) {
@@ -732,10 +785,7 @@ impl Store for RedisStore {
                 .arg(after)
                 .arg(entry.update.as_slice());
         }
-        invocation
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)
+        self.invoke(&invocation).await.map_err(backend)
     }
 
     async fn checkpoint(
@@ -749,7 +799,8 @@ impl Store for RedisStore {
         let summary = summary
             .map(|s| serde_json::to_vec(&s).expect("a summary serializes"))
             .unwrap_or_default();
-        let stored: i64 = CHECKPOINT
+        let mut invocation = CHECKPOINT.prepare_invoke();
+        invocation
             .key(&keys.checkpoints)
             .key(&keys.checkpoint_data)
             .key(&keys.record)
@@ -761,10 +812,8 @@ impl Store for RedisStore {
             .arg(summary)
             .arg(now_ms())
             .arg(snapshot.len())
-            .arg(board.as_str())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(board.as_str());
+        let stored: i64 = self.invoke(&invocation).await.map_err(backend)?;
         if stored == 0 {
             // Not an error: a newer checkpoint already covers everything this one would.
             tracing::debug!(board = %board, through, "stale checkpoint not stored");
@@ -856,7 +905,8 @@ impl Store for RedisStore {
 
     async fn delete(&self, board: &BoardId) -> Result<(), StoreError> {
         let keys = Keys::of(board);
-        let at: LogSeq = DELETE
+        let mut invocation = DELETE.prepare_invoke();
+        invocation
             .key(&keys.record)
             .key(BOARDS_KEY)
             .key(&keys.seq)
@@ -870,10 +920,8 @@ impl Store for RedisStore {
             .key(&keys.trimmed)
             .key(&keys.here)
             .arg(board.as_str())
-            .arg(self.node_name())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(self.node_name());
+        let at: LogSeq = self.invoke(&invocation).await.map_err(backend)?;
         tracing::debug!(board = %board, at, "board deleted; tombstone left for its followers");
         Ok(())
     }
@@ -887,55 +935,69 @@ impl Store for RedisStore {
         &self,
         board: &BoardId,
     ) -> Result<Option<Box<dyn super::Follower>>, StoreError> {
-        let connect = self.client.get_multiplexed_async_connection();
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
-            .await
-            .map_err(|_| StoreError::Backend("no connection to Redis for a follower".into()))?
-            .map_err(backend)?;
+        let conn = connect(&self.client).await?;
         Ok(Some(Box::new(StreamFollower {
-            conn,
+            client: self.client.clone(),
+            conn: Some(conn),
             log: Keys::of(board).log,
             node: self.node_name(),
         })))
     }
 
     async fn presence(&self, board: &BoardId) -> Result<Option<super::PresenceLink>, StoreError> {
+        use super::Heard;
         use futures_util::StreamExt as _;
         let channel = format!("parcours:board:{{{board}}}:presence");
-        let subscribe = async {
-            let mut pubsub = self.client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        };
-        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, subscribe)
-            .await
-            .map_err(|_| StoreError::Backend("no presence subscription on Redis".into()))?
-            .map_err(backend)?;
-        let (incoming_tx, incoming) = tokio::sync::mpsc::channel::<(u64, Vec<u8>)>(PRESENCE_QUEUE);
+        let pubsub = subscribe(&self.client, &channel).await?;
+        let (incoming_tx, incoming) = tokio::sync::mpsc::channel::<Heard>(PRESENCE_QUEUE);
         let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PRESENCE_QUEUE);
         let node = self.node;
-        // Other servers' messages in; stops when the room drops its end.
+        // Other servers' messages in, subscribing again whenever the subscription is lost (Redis
+        // restarted); stops when the room drops its end.
+        let (client, subscribed) = (self.client.clone(), channel.clone());
         tokio::spawn(async move {
-            let mut messages = pubsub.into_on_message();
+            let mut pubsub = Some(pubsub);
             loop {
-                tokio::select! {
-                    _ = incoming_tx.closed() => return,
-                    message = messages.next() => {
-                        let Some(message) = message else { return };
-                        let payload = message.get_payload_bytes();
-                        // Skip our own messages, and any that are not ours at all.
-                        let Some((from, frame)) = payload.split_at_checked(node.len()) else {
-                            continue;
-                        };
-                        if from == node {
-                            continue;
+                let Some(current) = pubsub.take() else {
+                    tokio::select! {
+                        _ = incoming_tx.closed() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                    match subscribe(&client, &subscribed).await {
+                        Ok(again) => {
+                            tracing::info!("presence subscription back");
+                            pubsub = Some(again);
+                            if incoming_tx.send(Heard::Resumed).await.is_err() {
+                                return;
+                            }
                         }
-                        let sender = u64::from_be_bytes(from.try_into().expect("8 bytes"));
-                        if incoming_tx.send((sender, frame.to_vec())).await.is_err() {
-                            return;
+                        Err(error) => tracing::debug!(%error, "presence subscription still lost"),
+                    }
+                    continue;
+                };
+                let mut messages = current.into_on_message();
+                loop {
+                    tokio::select! {
+                        _ = incoming_tx.closed() => return,
+                        message = messages.next() => {
+                            let Some(message) = message else { break };
+                            let payload = message.get_payload_bytes();
+                            // Skip our own messages, and any that are not ours at all.
+                            let Some((from, frame)) = payload.split_at_checked(node.len()) else {
+                                continue;
+                            };
+                            if from == node {
+                                continue;
+                            }
+                            let node = u64::from_be_bytes(from.try_into().expect("8 bytes"));
+                            let heard = Heard::Message { node, frame: frame.to_vec() };
+                            if incoming_tx.send(heard).await.is_err() {
+                                return;
+                            }
                         }
                     }
                 }
+                tracing::warn!("presence subscription lost; subscribing again");
             }
         });
         // This server's messages out, in order; stops when the room drops its end.
