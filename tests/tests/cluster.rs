@@ -4,10 +4,11 @@
 //! binary by its name). So every story these files tell must also hold when the people in it are
 //! on different servers behind a load balancer.
 //!
-//! What holds per server (connection limits, the participants a server counts) is checked on one
-//! server even here (`TestServer::start_alone_with`). What only the embedded store does (the
-//! operator tools, crash tests on a data directory, retention into summaries) stays in its own
-//! files; `redis_store.rs` has the cluster's own stories (crashes, a paused Redis, draining).
+//! What holds per server (connection limits, a listing's count on one server) is checked on one
+//! server even here (`TestServer::start_alone_with`), and the tests that start the server on a
+//! data directory of their own (crashes, full disks) run on sled here too. The operator tools
+//! and a server's metrics stay in their own files; `redis_store.rs` has the cluster's own stories
+//! (crashed servers, Redis killed, paused and restarted, draining, deletion, the bounded stream).
 
 #[path = "access.rs"]
 mod access;
@@ -17,6 +18,8 @@ mod api;
 mod backpressure;
 #[path = "collaboration.rs"]
 mod collaboration;
+#[path = "durability.rs"]
+mod durability;
 #[path = "history.rs"]
 mod history;
 #[path = "hostile_input.rs"]
