@@ -74,6 +74,9 @@ pub struct Metrics {
     pub heartbeats_received: Counter,
     /// Other servers taken for crashed after their heartbeats stopped (counted per board).
     pub servers_lost: Counter,
+    /// Boards this server follows now on a shared store (someone here is on them): each holds a
+    /// stream reader and a presence subscription.
+    pub boards_followed: Gauge,
 }
 
 impl Metrics {
@@ -109,6 +112,7 @@ impl Metrics {
             remote_presence: Counter::default(),
             heartbeats_received: Counter::default(),
             servers_lost: Counter::default(),
+            boards_followed: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -220,6 +224,11 @@ impl Metrics {
             "servers_lost",
             "Other servers taken for crashed after their heartbeats stopped, per board",
             metrics.servers_lost.clone(),
+        );
+        registry.register(
+            "boards_followed",
+            "Boards followed on a shared store now: a stream reader and a presence subscription each",
+            metrics.boards_followed.clone(),
         );
         Metrics {
             registry,

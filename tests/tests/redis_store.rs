@@ -871,12 +871,15 @@ async fn a_server_stops_following_a_board_when_its_last_participant_leaves_and_c
     })
     .await;
     assert_eq!(followers(&redis.url(), "revisited").0, ":2");
+    assert_eq!(counter(&first, "parcours_boards_followed").await, 1);
 
     // Ana leaves: her server drops its subscription and its reads of the board's stream at once
     // (the board itself stays loaded for a while, in case someone comes back).
     ana.close().await;
     let deadline = Instant::now() + PATIENCE;
-    while followers(&redis.url(), "revisited") != (":1".into(), "1".into()) {
+    while followers(&redis.url(), "revisited") != (":1".into(), "1".into())
+        || counter(&first, "parcours_boards_followed").await != 0
+    {
         assert!(
             Instant::now() < deadline,
             "still followed by both servers: {:?}",

@@ -1278,6 +1278,7 @@ impl Board {
             }
         };
         let (inbox, metrics) = (self.handle.inbox.clone(), self.ctx.metrics.clone());
+        self.ctx.metrics.boards_followed.inc();
         let shared = (store, board);
         self.links = Some(Links::start(
             shared, follower, after, incoming, inbox, metrics,
@@ -1389,6 +1390,7 @@ impl Board {
         };
         links.report(0);
         drop(links);
+        self.ctx.metrics.boards_followed.dec();
         // Dropping the sender lets what is queued (the last participant's removal) go out first.
         self.presence_out = None;
         let remote: Vec<ClientID> = self.remote_owners.drain().map(|(id, _)| id).collect();
