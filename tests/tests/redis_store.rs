@@ -946,8 +946,8 @@ async fn an_edit_seen_on_one_server_is_in_a_rest_read_on_another_at_once() {
     }
 }
 
-/// The participants a server's board listing gives for `board`, once it gives `expected`.
-async fn listed_participants(server: &TestServer, board: &str, expected: u64) {
+/// Waits until a server's board listing gives `expected` as `board`'s `field`.
+async fn listed(server: &TestServer, board: &str, field: &str, expected: serde_json::Value) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let listing: serde_json::Value = reqwest::get(server.http_url("/api/boards"))
@@ -961,23 +961,24 @@ async fn listed_participants(server: &TestServer, board: &str, expected: u64) {
             .unwrap()
             .iter()
             .find(|b| b["id"] == board)
-            .map(|b| b["participants"].clone());
-        if listed == Some(expected.into()) {
+            .map(|b| b[field].clone());
+        if listed.as_ref() == Some(&expected) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{listed:?} participants listed, not {expected}"
+            "{field} listed as {listed:?}, not {expected}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_board_listing_on_any_server_counts_the_participants_of_every_server() {
+async fn a_board_listing_on_any_server_counts_every_servers_participants_and_shows_the_board_as_it_is(
+) {
     let (_redis, first, second) = two_servers().await;
     create_board(&first, "Counted", "counted").await;
-    let _ana = TestClient::connect(&first.board_url("counted"))
+    let ana = TestClient::connect(&first.board_url("counted"))
         .await
         .unwrap();
     let bo = TestClient::connect(&second.board_url("counted"))
@@ -986,12 +987,16 @@ async fn a_board_listing_on_any_server_counts_the_participants_of_every_server()
     let cy = TestClient::connect(&second.board_url("counted"))
         .await
         .unwrap();
-    listed_participants(&first, "counted", 3).await;
-    listed_participants(&second, "counted", 3).await;
+    listed(&first, "counted", "participants", 3.into()).await;
+    listed(&second, "counted", "participants", 3.into()).await;
     // Bo and Cy leave: the second server stops following the board and says it has nobody.
     bo.close().await;
     cy.close().await;
-    listed_participants(&first, "counted", 1).await;
+    listed(&first, "counted", "participants", 1.into()).await;
+    // Ana renames the board; the second server, which no longer has it loaded, lists the new
+    // title (shared with the first server's heartbeats), well before the board unloads.
+    ana.set("meta", "title", "Counted again");
+    listed(&second, "counted", "title", "Counted again".into()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -737,9 +737,10 @@ async fn list_boards(
         let (summary, participants) = match rooms.loaded_room(&id) {
             Some(_) => ask_room(&state, &id, |reply| ApiRequest::Summary { reply })
                 .await
-                .unwrap_or((record.summary.clone(), 0)),
-            None => (record.summary.clone(), 0),
+                .unwrap_or((None, 0)),
+            None => (None, 0),
         };
+        let summary = summary.unwrap_or_else(|| record.summary.clone());
         boards.push(BoardListItem {
             id: id.to_string(),
             summary,

@@ -134,7 +134,7 @@ enum Reply {
     /// Ask a connection for what the board lacks.
     Step1(ConnId),
     Read(oneshot::Sender<BoardState>),
-    Summary(oneshot::Sender<(BoardSummary, usize)>),
+    Summary(oneshot::Sender<(Option<BoardSummary>, usize)>),
     Created(oneshot::Sender<Result<(), CreateError>>),
     Restored(
         oneshot::Sender<Result<RestoreDone, RestoreError>>,
@@ -209,6 +209,10 @@ struct Board {
     /// Awareness clients whose changes wait to be sent together, and since when.
     presence_pending: Vec<ClientID>,
     presence_since: Option<Instant>,
+    /// Whether edits made here changed the board since its summary was last shared with the
+    /// other servers' listings, and when that was.
+    summary_stale: bool,
+    summary_shared_at: Option<Instant>,
 }
 
 /// Runs the room of `handle.board` until it is unloaded, fails, or the server shuts down.
@@ -306,6 +310,8 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         servers_heard: HashMap::new(),
         presence_pending: Vec::new(),
         presence_since: None,
+        summary_stale: false,
+        summary_shared_at: None,
         ctx,
     };
     let served = board.serve(&mut commands, early.commands).await;
@@ -854,7 +860,10 @@ impl Board {
                     let _ = reply.send(BoardState { state });
                 }
                 Reply::Summary(reply) => {
-                    let _ = reply.send((self.summary(), self.conns.len()));
+                    // A room that stopped following the other servers may be behind them: the
+                    // stored summary, which the server where the board is live shares, is newer.
+                    let current = (self.alone || self.links.is_some()).then(|| self.summary());
+                    let _ = reply.send((current, self.conns.len()));
                 }
                 Reply::Created(reply) => {
                     let _ = reply.send(Ok(()));
@@ -1164,6 +1173,7 @@ impl Board {
         produced: &mut Produced,
     ) {
         self.full_state = None;
+        self.summary_stale = true;
         if let Some(locator) = &mut self.locator {
             record(locator, &diff);
         }
@@ -1391,6 +1401,9 @@ impl Board {
         links.report(0);
         drop(links);
         self.ctx.metrics.boards_followed.dec();
+        // The last edits here reach the others' listings now rather than at unload.
+        self.summary_shared_at = None;
+        self.share_summary();
         // Dropping the sender lets what is queued (the last participant's removal) go out first.
         self.presence_out = None;
         let remote: Vec<ClientID> = self.remote_owners.drain().map(|(id, _)| id).collect();
@@ -1406,6 +1419,7 @@ impl Board {
         if let Some(links) = &self.links {
             links.report(self.conns.len());
         }
+        self.share_summary();
         let silent: Vec<u64> = self
             .servers_heard
             .iter()
@@ -1479,6 +1493,33 @@ impl Board {
         if let Some(frame) = self.awareness_frame(Some(here)) {
             self.publish_presence(&frame);
         }
+    }
+
+    /// Shares what a listing shows of the board with the other servers, if edits made here
+    /// changed it, at most every [`cluster::SUMMARY_EVERY`] (reading the whole board costs a
+    /// little).
+    fn share_summary(&mut self) {
+        let due = self
+            .summary_shared_at
+            .is_none_or(|at| at.elapsed() >= cluster::SUMMARY_EVERY);
+        if !self.summary_stale || !due {
+            return;
+        }
+        self.summary_stale = false;
+        self.summary_shared_at = Some(Instant::now());
+        let (summary, store, board) = (
+            self.summary(),
+            self.ctx.store.clone(),
+            self.handle.board.clone(),
+        );
+        tokio::spawn(
+            async move {
+                if let Err(error) = store.share_summary(&board, &summary).await {
+                    tracing::warn!(%error, "the board's summary was not shared");
+                }
+            }
+            .in_current_span(),
+        );
     }
 
     /// After the presence subscription came back, when messages were missed both ways: tells

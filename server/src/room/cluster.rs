@@ -25,6 +25,10 @@ pub(super) const HEARTBEAT: Duration = Duration::from_secs(3);
 /// heartbeat check's own period, they disappear within 12 s of a crash.
 pub(super) const SERVER_SILENCE: Duration = Duration::from_secs(9);
 
+/// How often at most a room shares its summary for the other servers' listings, while edits
+/// made on it change it.
+pub(super) const SUMMARY_EVERY: Duration = Duration::from_secs(6);
+
 /// How long one read of a followed log waits for new records.
 const FOLLOW_WAIT: Duration = Duration::from_secs(5);
 

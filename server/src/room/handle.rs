@@ -97,9 +97,10 @@ pub(crate) enum Command {
 pub(crate) enum ApiRequest {
     /// The whole document, as one update.
     Read { reply: oneshot::Sender<BoardState> },
-    /// The summary and participant count only (cheap; for listings).
+    /// The summary and participant count only (cheap; for listings). No summary from a room
+    /// that may be behind the other servers sharing the store: the stored one is newer.
     Summary {
-        reply: oneshot::Sender<(BoardSummary, usize)>,
+        reply: oneshot::Sender<(Option<BoardSummary>, usize)>,
     },
     /// Fills a board that has never held anything with `update` (a template); refused if the
     /// board already has content. Answered once the update is durable and broadcast.

@@ -237,6 +237,18 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Records what a listing shows of `board` (its title, card count…), for the other servers
+    /// sharing the store to list it as it is while it is live here (each server writes it only
+    /// at its final checkpoint otherwise). Does nothing where this server is alone, or if the
+    /// board no longer exists.
+    async fn share_summary(
+        &self,
+        _board: &BoardId,
+        _summary: &BoardSummary,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// For each of `boards`, how many participants the other servers sharing the store count on
     /// it now (zeros where this server is alone).
     async fn participants_elsewhere(&self, boards: &[BoardId]) -> Result<Vec<usize>, StoreError> {

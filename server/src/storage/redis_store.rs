@@ -371,6 +371,19 @@ return at
     )
 });
 
+/// Sets a board's listed summary, if the board exists (a deleted board is not brought back).
+///
+/// KEYS: record. ARGV: summary JSON.
+static SHARE_SUMMARY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'summary', ARGV[1])
+return 1
+",
+    )
+});
+
 /// How long a server's participant count stands without being reported again (it reports with
 /// every heartbeat, every 3 s): a crashed server's participants stop being counted after this.
 const HERE_TTL: Duration = Duration::from_secs(10);
@@ -1036,6 +1049,18 @@ impl Store for RedisStore {
             .invoke_async::<i64>(&mut self.conn())
             .await
             .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn share_summary(
+        &self,
+        board: &BoardId,
+        summary: &BoardSummary,
+    ) -> Result<(), StoreError> {
+        let summary = serde_json::to_vec(summary).expect("a summary serializes");
+        let mut invocation = SHARE_SUMMARY.prepare_invoke();
+        invocation.key(Keys::of(board).record).arg(summary);
+        self.invoke::<i64>(&invocation).await.map_err(backend)?;
         Ok(())
     }
 
