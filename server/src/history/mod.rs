@@ -70,7 +70,7 @@ pub enum HistoryError {
 /// Records read from storage at a time when searching the log newest first.
 const SCAN_CHUNK: usize = 1024;
 
-/// Reads a board's log newest first, [`SCAN_CHUNK`] records at a time, so that a search that
+/// Reads a board's log newest first, `SCAN_CHUNK` records at a time, so that a search that
 /// stops early (a page of history, the version at a recent time) reads only what it needs.
 pub struct NewestFirst {
     board: BoardId,

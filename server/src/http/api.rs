@@ -4,10 +4,10 @@
 //! Every read and write of a board goes through its room (the board's single owner): a read sees
 //! every durable edit, and creating or deleting a board cannot race live participants. Errors are
 //! JSON `{"error": code, "detail": text}` with a stable `code` and the status listed in
-//! [`ApiError`].
+//! `ApiError`.
 //!
 //! When the server requires credentials, every route but `/api/templates` and
-//! `/api/openapi.json` takes a [`Caller`] and checks what it grants on the board at hand before
+//! `/api/openapi.json` takes a `Caller` and checks what it grants on the board at hand before
 //! touching it: reads need a viewer, creating a board a facilitator, deleting it and issuing
 //! tokens an owner, and listing every board the admin key itself.
 

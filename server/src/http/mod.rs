@@ -7,7 +7,7 @@
 //! | `GET /metrics`        | Prometheus / OpenMetrics text ([`crate::metrics`])          |
 //! | `GET /readyz`          | 200 while accepting connections; 503 once shutting down or while storage does not answer |
 //! | `POST /admin/drain`    | drains this server: readiness fails, connections close with 1013 |
-//! | `GET /`, `GET /b/{id}` | the browser client, embedded in the binary ([`web`])        |
+//! | `GET /`, `GET /b/{id}` | the browser client, embedded in the binary (`web`)          |
 //!
 //! With access required ([`crate::auth::AccessConfig`]), the board socket and the API check
 //! credentials (`credentials`) before doing anything else.

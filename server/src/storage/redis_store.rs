@@ -6,7 +6,7 @@
 //!
 //! | key                                  | type   | holds                                              |
 //! |--------------------------------------|--------|----------------------------------------------------|
-//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when ([`super::record`]), `n` the server that appended it; after a deletion, first a tombstone `d` |
+//! | `parcours:board:{id}:log`            | stream | one entry per update, id `seq-0`: `u` update, `i` who and when (`record.rs`), `n` the server that appended it; after a deletion, first a tombstone `d` |
 //! | `parcours:board:{id}:seq`            | string | the last position handed out (kept on delete)      |
 //! | `parcours:board:{id}:deleted`        | string | the position of the board's last deletion (kept)   |
 //! | `parcours:board:{id}:record`         | hash   | `created_ms`, `checkpointed_ms`, `snapshot_bytes`, `summary` (JSON), `forked_from` (JSON) |

@@ -6,7 +6,7 @@
 //! |---------------------|---------------------------------------|---------------------------------------|
 //! | `board_meta`        | board id                              | JSON [`BoardRecord`]                  |
 //! | `board_updates`     | board id, `0x00`, seq (u64 BE)        | lib0 v1 update                        |
-//! | `board_update_info` | board id, `0x00`, seq (u64 BE)        | who and when ([`super::record`])      |
+//! | `board_update_info` | board id, `0x00`, seq (u64 BE)        | who and when (`record.rs`)      |
 //! | `board_checkpoints` | board id, `0x00`, seq (u64 BE)        | `0x01`, the document as a v1 update   |
 //! | `board_authors`     | board id, `0x00`, index (u32 BE)      | JSON [`Author`]                       |
 //! | `board_milestones`  | board id, `0x00`, milestone id        | JSON [`Milestone`]                    |
