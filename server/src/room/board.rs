@@ -204,7 +204,7 @@ struct Board {
     /// The other servers' participants here, by the server that speaks for them, and when each
     /// server was last heard from: a server that falls silent has crashed, and its participants
     /// are removed.
-    remote_owners: HashMap<ClientID, u64>,
+    remote_owners: Presence<u64>,
     servers_heard: HashMap<u64, Instant>,
     /// Awareness clients whose changes wait to be sent together, and since when.
     presence_pending: Vec<ClientID>,
@@ -306,7 +306,7 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         alone: false,
         links: None,
         presence_out: None,
-        remote_owners: HashMap::new(),
+        remote_owners: Presence::default(),
         servers_heard: HashMap::new(),
         presence_pending: Vec::new(),
         presence_since: None,
@@ -1219,9 +1219,7 @@ impl Board {
         let stale = presence::stale_announcements(&self.awareness, &update);
         match self.awareness.apply_update_summary(update) {
             Ok(Some(summary)) => {
-                self.presence
-                    .claim(conn, summary.added.iter().chain(&summary.updated).copied());
-                self.presence.release(&summary.removed);
+                self.presence.applied(conn, &summary);
                 // Everyone hears it (the sender included: for a lone participant, the echo of its
                 // own renewals is what keeps the stock client from declaring the link dead), with
                 // the other changes of the next few milliseconds, in one message.
@@ -1406,7 +1404,7 @@ impl Board {
         self.share_summary();
         // Dropping the sender lets what is queued (the last participant's removal) go out first.
         self.presence_out = None;
-        let remote: Vec<ClientID> = self.remote_owners.drain().map(|(id, _)| id).collect();
+        let remote = self.remote_owners.take_all();
         presence::forget(&mut self.awareness, &remote);
         self.servers_heard.clear();
         tracing::debug!("nobody here; stopped following the other servers");
@@ -1429,20 +1427,12 @@ impl Board {
         for node in silent {
             self.servers_heard.remove(&node);
             self.ctx.metrics.servers_lost.inc();
-            let gone: Vec<ClientID> = self
-                .remote_owners
-                .iter()
-                .filter(|(_, owner)| **owner == node)
-                .map(|(id, _)| *id)
-                .collect();
+            let gone = self.remote_owners.take(node);
             tracing::warn!(
                 server = format!("{node:016x}"),
                 participants = gone.len(),
                 "another server fell silent; removing its participants"
             );
-            for id in &gone {
-                self.remote_owners.remove(id);
-            }
             self.remove_states(&gone, false);
         }
     }
@@ -1534,12 +1524,7 @@ impl Board {
         let message = Bytes::from(codec::encode_awareness(&update));
         match self.awareness.apply_update_summary(update) {
             Ok(Some(summary)) => {
-                for id in summary.added.iter().chain(&summary.updated) {
-                    self.remote_owners.insert(*id, node);
-                }
-                for id in &summary.removed {
-                    self.remote_owners.remove(id);
-                }
+                self.remote_owners.applied(node, &summary);
                 self.broadcast(message, None);
             }
             Ok(None) => {}
@@ -1560,9 +1545,7 @@ impl Board {
         let (local, remote): (Vec<ClientID>, Vec<ClientID>) =
             expired.into_iter().partition(|id| self.presence.owns(*id));
         self.presence.release(&local);
-        for id in &remote {
-            self.remote_owners.remove(id);
-        }
+        self.remote_owners.release(&remote);
         self.remove_states(&local, true);
         self.remove_states(&remote, false);
     }

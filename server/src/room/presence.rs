@@ -1,4 +1,5 @@
-//! Presence bookkeeping: which connection controls which awareness client ids.
+//! Presence bookkeeping: which connection controls which awareness client ids (and, on a store
+//! several servers share, which other server speaks for each of its participants).
 //!
 //! A client announces itself with awareness updates carrying its Yjs client id. The server never
 //! trusts a client to say goodbye: when a connection closes, every id it controlled is removed at
@@ -7,33 +8,56 @@
 use std::collections::HashMap;
 
 use yrs::block::ClientID;
+use yrs::sync::awareness::AwarenessUpdateSummary;
 use yrs::sync::{Awareness, AwarenessUpdate};
 
 use super::handle::ConnId;
 
-/// Awareness client ids and the connection that last spoke for each.
-#[derive(Debug, Default)]
-pub(super) struct Presence {
-    owners: HashMap<ClientID, ConnId>,
+/// Awareness client ids and who last spoke for each: a connection of this server (`ConnId`), or
+/// for another server's participants, that server (its id).
+#[derive(Debug)]
+pub(super) struct Presence<O = ConnId> {
+    owners: HashMap<ClientID, O>,
 }
 
-impl Presence {
-    /// Records that `conn` now speaks for `ids` (a client that reconnected on a new socket takes
+impl<O> Default for Presence<O> {
+    fn default() -> Self {
+        Presence {
+            owners: HashMap::new(),
+        }
+    }
+}
+
+impl<O: Copy + PartialEq> Presence<O> {
+    /// Records that `owner` now speaks for `ids` (a client that reconnected on a new socket takes
     /// its ids along, so the old socket's eventual timeout does not remove them).
-    pub fn claim(&mut self, conn: ConnId, ids: impl IntoIterator<Item = ClientID>) {
+    fn claim(&mut self, owner: O, ids: impl IntoIterator<Item = ClientID>) {
         for id in ids {
-            self.owners.insert(id, conn);
+            self.owners.insert(id, owner);
         }
     }
 
-    /// Whether a connection of this server speaks for `id` (else it is another server's).
+    /// Records an awareness update `owner` sent, once applied: it speaks for the ids it
+    /// announced or renewed, and those it removed are forgotten.
+    pub fn applied(&mut self, owner: O, summary: &AwarenessUpdateSummary) {
+        let spoken = summary.added.iter().chain(&summary.updated).copied();
+        self.claim(owner, spoken);
+        self.release(&summary.removed);
+    }
+
+    /// Whether someone here speaks for `id` (for connections: else it is another server's).
     pub fn owns(&self, id: ClientID) -> bool {
         self.owners.contains_key(&id)
     }
 
-    /// Every id a connection of this server speaks for.
+    /// Every id someone here speaks for.
     pub fn ids(&self) -> impl Iterator<Item = ClientID> + '_ {
         self.owners.keys().copied()
+    }
+
+    /// Forgets and returns every id.
+    pub fn take_all(&mut self) -> Vec<ClientID> {
+        self.owners.drain().map(|(id, _)| id).collect()
     }
 
     /// Forgets `ids`, whose states were removed.
@@ -43,12 +67,12 @@ impl Presence {
         }
     }
 
-    /// Forgets and returns every id `conn` spoke for.
-    pub fn take(&mut self, conn: ConnId) -> Vec<ClientID> {
+    /// Forgets and returns every id `owner` spoke for.
+    pub fn take(&mut self, owner: O) -> Vec<ClientID> {
         let ids: Vec<ClientID> = self
             .owners
             .iter()
-            .filter(|(_, owner)| **owner == conn)
+            .filter(|(_, spoke)| **spoke == owner)
             .map(|(id, _)| *id)
             .collect();
         self.release(&ids);
