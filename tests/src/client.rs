@@ -266,6 +266,14 @@ impl TestClient {
         })
     }
 
+    /// Asserts that every one of `seen` is in the array `cards` here (`when` says after what).
+    pub fn assert_holds_cards(&self, seen: &[String], when: &str) {
+        let stored: Vec<String> = serde_json::from_value(self.array("cards")).unwrap();
+        for card in seen {
+            assert!(stored.contains(card), "{card} was seen but lost {when}");
+        }
+    }
+
     /// How many bytes of document updates arrived so far (sync step 2 and updates).
     pub fn update_bytes(&self) -> usize {
         self.shared.state.lock().unwrap().update_bytes

@@ -93,6 +93,24 @@ impl ServerProcess {
             .expect("VmRSS in /proc status")
     }
 
+    /// Kills the server with SIGKILL while edits flow through it: a participant on `writer_url`
+    /// keeps adding cards (400 to the array `cards`), and once another on `observer_url` has seen
+    /// 100 of them the process is killed. Returns the cards the observer had seen by then, which
+    /// the crash must not lose (check with [`crate::TestClient::assert_holds_cards`]).
+    pub async fn kill_while_writing(self, writer_url: &str, observer_url: &str) -> Vec<String> {
+        let writer = crate::TestClient::connect(writer_url).await.unwrap();
+        let observer = crate::TestClient::connect(observer_url).await.unwrap();
+        let writing = writer.push_steadily("cards", 400);
+        observer
+            .wait_for("a good part of the edits", |c| c.array_len("cards") >= 100)
+            .await;
+        self.kill_hard();
+        let seen: Vec<String> = serde_json::from_value(observer.array("cards")).unwrap();
+        let _writer = writing.await.unwrap();
+        assert!(seen.len() >= 100);
+        seen
+    }
+
     /// `kill -9`: the process gets no chance to flush or clean up.
     pub fn kill_hard(mut self) {
         self.child.kill().expect("SIGKILL");

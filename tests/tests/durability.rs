@@ -40,31 +40,14 @@ async fn kill_dash_nine_after_edits_were_broadcast_loses_none_of_them() {
     let data = tempfile::tempdir().unwrap();
     let process = ServerProcess::start(SERVER_BINARY, data.path());
     let url = process.board_url("crash");
-    let writer = TestClient::connect(&url).await.unwrap();
-    let observer = TestClient::connect(&url).await.unwrap();
-
     // Keep writing while the process is killed: whatever the observer has seen must survive.
-    let writing = writer.push_steadily("cards", 400);
-    observer
-        .wait_for("a good part of the edits", |c| cards(c) >= 100)
-        .await;
-    process.kill_hard();
-    let seen = observer.array("cards");
-    let _writer = writing.await.unwrap();
+    let seen = process.kill_while_writing(&url, &url).await;
 
     let server = TestServer::start_in(data.path()).await;
     let after = TestClient::connect(&server.board_url("crash"))
         .await
         .unwrap();
-    let stored: Vec<String> = serde_json::from_value(after.array("cards")).unwrap();
-    let seen: Vec<String> = serde_json::from_value(seen).unwrap();
-    assert!(seen.len() >= 100);
-    for card in &seen {
-        assert!(
-            stored.contains(card),
-            "{card} was seen but lost in the crash"
-        );
-    }
+    after.assert_holds_cards(&seen, "in the crash");
     server.stop().await;
 }
 

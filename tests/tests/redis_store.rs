@@ -95,25 +95,13 @@ async fn kill_dash_nine_of_the_server_right_after_edits_were_broadcast_loses_non
     let process =
         ServerProcess::start_with_args(SERVER_BINARY, data.path(), &["--store", &redis.url()]);
     let url = process.board_url("crash");
-    let writer = TestClient::connect(&url).await.unwrap();
-    let observer = TestClient::connect(&url).await.unwrap();
-    let writing = writer.push_steadily("cards", 400);
-    observer
-        .wait_for("a good part of the edits", |c| cards(c) >= 100)
-        .await;
-    process.kill_hard();
-    let seen = strings(observer.array("cards"));
-    let _writer = writing.await.unwrap();
+    let seen = process.kill_while_writing(&url, &url).await;
 
     let server = TestServer::start_on_redis(&redis.url(), |_| {}).await;
     let after = TestClient::connect(&server.board_url("crash"))
         .await
         .unwrap();
-    let stored = strings(after.array("cards"));
-    assert!(seen.len() >= 100);
-    for card in &seen {
-        assert!(stored.contains(card), "{card} was seen but lost");
-    }
+    after.assert_holds_cards(&seen, "in the crash");
     server.stop().await;
 }
 
@@ -164,11 +152,8 @@ async fn kill_dash_nine_of_redis_after_acknowledged_edits_loses_nothing_another_
     let after = TestClient::connect(&server.board_url("redis-crash"))
         .await
         .unwrap();
-    let stored = strings(after.array("cards"));
     assert!(seen.len() >= 60);
-    for card in &seen {
-        assert!(stored.contains(card), "{card} was seen but lost with Redis");
-    }
+    after.assert_holds_cards(&seen, "with Redis");
     server.stop().await;
 }
 
@@ -613,41 +598,20 @@ async fn kill_dash_nine_of_the_server_a_writer_used_loses_nothing_a_participant_
     let doomed =
         ServerProcess::start_with_args(SERVER_BINARY, data.path(), &["--store", &redis.url()]);
     let other = TestServer::start_on_redis(&redis.url(), |_| {}).await;
-    let writer = TestClient::connect(&doomed.board_url("spread"))
-        .await
-        .unwrap();
-    let observer = TestClient::connect(&other.board_url("spread"))
-        .await
-        .unwrap();
-    let writing = writer.push_steadily("cards", 400);
-    observer
-        .wait_for("a good part of the edits, through the other server", |c| {
-            cards(c) >= 100
-        })
-        .await;
-    doomed.kill_hard();
-    let seen = strings(observer.array("cards"));
-    let _writer = writing.await.unwrap();
+    // The observer is on the other server: it sees the edits through Redis.
+    let (writer_url, observer_url) = (doomed.board_url("spread"), other.board_url("spread"));
+    let seen = doomed.kill_while_writing(&writer_url, &observer_url).await;
 
     // A newcomer on the surviving server, and a restarted one, hold everything that was seen.
     let newcomer = TestClient::connect(&other.board_url("spread"))
         .await
         .unwrap();
-    let stored = strings(newcomer.array("cards"));
-    for card in &seen {
-        assert!(stored.contains(card), "{card} was seen but lost");
-    }
+    newcomer.assert_holds_cards(&seen, "in the crash");
     let fresh = TestServer::start_on_redis(&redis.url(), |_| {}).await;
     let after = TestClient::connect(&fresh.board_url("spread"))
         .await
         .unwrap();
-    let stored = strings(after.array("cards"));
-    for card in &seen {
-        assert!(
-            stored.contains(card),
-            "{card} was seen but lost after a restart"
-        );
-    }
+    after.assert_holds_cards(&seen, "after a restart");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -889,10 +853,16 @@ async fn a_server_stops_following_a_board_when_its_last_participant_leaves_and_c
     }
 
     // Meanwhile Bo writes; Cy comes to the first server and finds Bo's cards and Bo himself.
+    let witness = TestClient::connect(&second.board_url("revisited"))
+        .await
+        .unwrap();
     for card in ["while away 1", "while away 2", "while away 3"] {
         bo.push("cards", card);
     }
-    bo.wait_for("his cards stored", |c| cards(c) == 3).await;
+    // Shown to another participant, so stored (Bo's own copy says nothing of that).
+    witness
+        .wait_for("Bo's cards stored", |c| cards(c) == 3)
+        .await;
     let shown_before = counter(&first, "parcours_remote_updates_total").await;
     let cy = TestClient::connect(&first.board_url("revisited"))
         .await
