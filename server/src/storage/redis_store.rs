@@ -610,8 +610,9 @@ impl RedisStore {
     /// behind it, as after Redis restarted), so that one stale connection does not fail a write
     /// to a Redis that is back. A script that never reached Redis is simply sent again; one whose
     /// reply alone was lost runs twice, which every script here allows: an update appended
-    /// twice changes no document (applying a Yjs update again changes nothing), and the others
-    /// write the same values again.
+    /// twice changes no document (applying a Yjs update again changes nothing), a deletion run
+    /// twice leaves a second tombstone that reads the same, and the others write the same values
+    /// again (a lease renewed by its holder, a trim to the same checkpoint).
     async fn invoke<T: redis::FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
@@ -833,15 +834,14 @@ impl Store for RedisStore {
             return Ok(());
         }
         // The stream stays bounded: what a checkpoint far enough behind covers goes.
-        let trimmed_to: u64 = TRIM
+        let mut invocation = TRIM.prepare_invoke();
+        invocation
             .key(&keys.checkpoints)
             .key(&keys.checkpoint_data)
             .key(&keys.log)
             .key(&keys.trimmed)
-            .arg(through.saturating_sub(KEEP_RECORDS))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(through.saturating_sub(KEEP_RECORDS));
+        let trimmed_to: u64 = self.invoke(&invocation).await.map_err(backend)?;
         if trimmed_to > 0 {
             tracing::info!(board = %board, below = trimmed_to, "stream trimmed");
         }
@@ -1028,27 +1028,25 @@ impl Store for RedisStore {
     }
 
     async fn claim_checkpoint(&self, board: &BoardId) -> Result<bool, StoreError> {
-        let granted: i64 = CLAIM
+        let mut invocation = CLAIM.prepare_invoke();
+        invocation
             .key(format!("parcours:board:{{{board}}}:checkpoint_lease"))
             .arg(self.node_name())
-            .arg(CHECKPOINT_LEASE.as_millis() as u64)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(CHECKPOINT_LEASE.as_millis() as u64);
+        let granted: i64 = self.invoke(&invocation).await.map_err(backend)?;
         Ok(granted == 1)
     }
 
     async fn count_participants(&self, board: &BoardId, here: usize) -> Result<(), StoreError> {
         let now = now_ms();
-        COUNT_PARTICIPANTS
+        let mut invocation = COUNT_PARTICIPANTS.prepare_invoke();
+        invocation
             .key(Keys::of(board).here)
             .arg(self.node_name())
             .arg(here)
             .arg(now)
-            .arg(now + HERE_TTL.as_millis() as u64)
-            .invoke_async::<i64>(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(now + HERE_TTL.as_millis() as u64);
+        self.invoke::<i64>(&invocation).await.map_err(backend)?;
         Ok(())
     }
 
@@ -1173,13 +1171,12 @@ impl Store for RedisStore {
 
     async fn remove_checkpoint(&self, board: &BoardId, at: LogSeq) -> Result<(), StoreError> {
         let keys = Keys::of(board);
-        REMOVE_CHECKPOINT
+        let mut invocation = REMOVE_CHECKPOINT.prepare_invoke();
+        invocation
             .key(&keys.checkpoints)
             .key(&keys.checkpoint_data)
-            .arg(at)
-            .invoke_async::<i64>(&mut self.conn())
-            .await
-            .map_err(backend)?;
+            .arg(at);
+        self.invoke::<i64>(&invocation).await.map_err(backend)?;
         Ok(())
     }
 
