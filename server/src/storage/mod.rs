@@ -119,6 +119,15 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// Milliseconds since the Unix epoch, as the stores stamp what they write (0 if the clock is
+/// before it).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Presence shared with the other servers of one board (see [`Store::presence`]): encoded
 /// awareness messages, which never enter the log, and heartbeats (empty messages) that say a
 /// server is alive. Dropping it ends the subscription.

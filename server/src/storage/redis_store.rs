@@ -35,7 +35,7 @@
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use client_protocol::BoardId;
@@ -45,7 +45,9 @@ use redis::{AsyncCommands as _, Script, Value};
 use super::history::{Author, Entry, LogQuery, LogRecord, Milestone, UpdateMeta};
 use super::record::Info;
 use super::sled_store::{decode_checkpoint_at, encode_checkpoint};
-use super::{BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard};
+use super::{
+    now_ms, BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard,
+};
 
 /// The sorted set of every board id.
 const BOARDS_KEY: &str = "parcours:boards";
@@ -464,13 +466,6 @@ return 1
 ",
     )
 });
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 fn backend(e: redis::RedisError) -> StoreError {
     StoreError::Backend(format!("redis: {e}").into())

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use client_protocol::BoardId;
@@ -28,7 +28,9 @@ use client_protocol::BoardId;
 use super::group_commit::GroupCommit;
 use super::history::{Author, Entry, LogQuery, LogRecord, Milestone, UpdateMeta};
 use super::record::Info;
-use super::{BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard};
+use super::{
+    now_ms, BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard,
+};
 
 const META_TREE: &str = "board_meta";
 const UPDATE_TREE: &str = "board_updates";
@@ -93,13 +95,6 @@ pub struct TreeFootprint {
 #[derive(Clone)]
 pub struct SledStore {
     inner: Arc<Inner>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// The prefix shared by every key of `board` in the per-board trees.
