@@ -112,6 +112,7 @@ const PRESENCE_QUEUE: usize = 256;
 struct StreamFollower {
     client: redis::Client,
     conn: Option<redis::aio::MultiplexedConnection>,
+    board: BoardId,
     log: String,
     /// This server's id as its stream entries carry it.
     node: String,
@@ -177,13 +178,7 @@ impl super::Follower for StreamFollower {
         let mut records = Vec::new();
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in key.ids {
-                let seq = entry
-                    .id
-                    .split_once('-')
-                    .and_then(|(seq, _)| seq.parse::<LogSeq>().ok())
-                    .ok_or_else(|| {
-                        StoreError::Backend(format!("stream id {:?} is not seq-0", entry.id).into())
-                    })?;
+                let seq = seq_of_id(&self.board, &entry.id)?;
                 let own = entry.get::<String>("n").is_some_and(|n| n == self.node);
                 let deleted = entry.map.contains_key("d");
                 let update: Vec<u8> = if own || deleted {
@@ -223,6 +218,9 @@ struct Keys {
     trimmed: String,
     deleted: String,
     here: String,
+    lease: String,
+    /// Not a key: the board's pub/sub channel.
+    presence: String,
 }
 
 impl Keys {
@@ -240,6 +238,8 @@ impl Keys {
             trimmed: key("trimmed"),
             deleted: key("deleted"),
             here: key("here"),
+            lease: key("checkpoint_lease"),
+            presence: key("presence"),
         }
     }
 }
@@ -567,8 +567,12 @@ impl RedisStore {
     /// Checks the settings that make an acknowledged write durable and never evicted.
     pub async fn check_persistence(&self) -> Result<(), RedisStoreError> {
         let mut conn = self.conn.clone();
-        let mut settings = HashMap::new();
-        for name in ["appendonly", "appendfsync", "maxmemory-policy"] {
+        let mut problems = Vec::new();
+        for (name, wanted) in [
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("maxmemory-policy", "noeviction"),
+        ] {
             let pairs: HashMap<String, String> = redis::cmd("CONFIG")
                 .arg("GET")
                 .arg(name)
@@ -577,19 +581,11 @@ impl RedisStore {
                 .map_err(|e| RedisStoreError::ConfigUnreadable(e.to_string()))?;
             let value = pairs
                 .get(name)
-                .cloned()
                 .ok_or_else(|| RedisStoreError::ConfigUnreadable(format!("no value for {name}")))?;
-            settings.insert(name, value);
+            if !value.eq_ignore_ascii_case(wanted) {
+                problems.push(format!("{name} is {value} (needs {wanted})"));
+            }
         }
-        let problems: Vec<String> = [
-            ("appendonly", "yes"),
-            ("appendfsync", "always"),
-            ("maxmemory-policy", "noeviction"),
-        ]
-        .into_iter()
-        .filter(|(name, wanted)| !settings[name].eq_ignore_ascii_case(wanted))
-        .map(|(name, wanted)| format!("{name} is {} (needs {wanted})", settings[name]))
-        .collect();
         if problems.is_empty() {
             Ok(())
         } else {
@@ -947,6 +943,7 @@ impl Store for RedisStore {
         Ok(Some(Box::new(StreamFollower {
             client: self.client.clone(),
             conn: Some(conn),
+            board: board.clone(),
             log: Keys::of(board).log,
             node: self.node_name(),
         })))
@@ -955,7 +952,7 @@ impl Store for RedisStore {
     async fn presence(&self, board: &BoardId) -> Result<Option<super::PresenceLink>, StoreError> {
         use super::Heard;
         use futures_util::StreamExt as _;
-        let channel = format!("parcours:board:{{{board}}}:presence");
+        let channel = Keys::of(board).presence;
         let pubsub = subscribe(&self.client, &channel).await?;
         let (incoming_tx, incoming) = tokio::sync::mpsc::channel::<Heard>(PRESENCE_QUEUE);
         let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PRESENCE_QUEUE);
@@ -1025,7 +1022,7 @@ impl Store for RedisStore {
     async fn claim_checkpoint(&self, board: &BoardId) -> Result<bool, StoreError> {
         let mut invocation = CLAIM.prepare_invoke();
         invocation
-            .key(format!("parcours:board:{{{board}}}:checkpoint_lease"))
+            .key(Keys::of(board).lease)
             .arg(self.node_name())
             .arg(CHECKPOINT_LEASE.as_millis() as u64);
         let granted: i64 = self.invoke(&invocation).await.map_err(backend)?;
