@@ -9,6 +9,9 @@
 
 use client_protocol::access::Role;
 use client_protocol::codec::{read_var, write_var};
+use client_protocol::BoardId;
+
+use super::history::{Author, UpdateMeta};
 
 /// An update's metadata with authors as indexes into the board's author table.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +23,41 @@ pub(super) struct Info {
     pub authors: Vec<u32>,
     pub bytes: u64,
     pub updates: u64,
+}
+
+/// The metadata of an update of `bytes` bytes whose stored record is `raw` (unknown without
+/// one), its authors looked up by index in the board's author table `authors` (an index the
+/// table lacks is named `author #i`, and logged).
+pub(super) fn meta_of(
+    board: &BoardId,
+    raw: Option<&[u8]>,
+    bytes: u64,
+    authors: &[Author],
+) -> UpdateMeta {
+    let Some(info) = raw.and_then(Info::decode) else {
+        return UpdateMeta::unknown(bytes);
+    };
+    UpdateMeta {
+        time_ms: info.time_ms,
+        first_ms: info.first_ms,
+        authors: info
+            .authors
+            .iter()
+            .map(|i| {
+                authors.get(*i as usize).cloned().unwrap_or_else(|| {
+                    tracing::warn!(board = %board, index = i, "unknown author index");
+                    Author {
+                        sub: String::new(),
+                        name: format!("author #{i}"),
+                    }
+                })
+            })
+            .collect(),
+        role: info.role.map(|r| r.as_str().to_owned()),
+        conn: info.conn,
+        bytes: info.bytes,
+        updates: info.updates,
+    }
 }
 
 const SINGLE: u8 = 1;

@@ -43,7 +43,7 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands as _, Script, Value};
 
 use super::history::{Author, Entry, LogQuery, LogRecord, Milestone, UpdateMeta};
-use super::record::Info;
+use super::record::{self, Info};
 use super::sled_store::{decode_checkpoint_at, encode_checkpoint};
 use super::{
     now_ms, BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard,
@@ -714,33 +714,6 @@ impl RedisStore {
                 .map_err(|e| corrupt(board, key(), e))?,
         })
     }
-
-    fn meta_of(board: &BoardId, authors: &[Author], info: Option<&[u8]>, bytes: u64) -> UpdateMeta {
-        let Some(info) = info.and_then(Info::decode) else {
-            return UpdateMeta::unknown(bytes);
-        };
-        UpdateMeta {
-            time_ms: info.time_ms,
-            first_ms: info.first_ms,
-            authors: info
-                .authors
-                .iter()
-                .map(|i| {
-                    authors.get(*i as usize).cloned().unwrap_or_else(|| {
-                        tracing::warn!(board = %board, index = i, "unknown author index");
-                        Author {
-                            sub: String::new(),
-                            name: format!("author #{i}"),
-                        }
-                    })
-                })
-                .collect(),
-            role: info.role.map(|r| r.as_str().to_owned()),
-            conn: info.conn,
-            bytes: info.bytes,
-            updates: info.updates,
-        }
-    }
 }
 
 #[async_trait]
@@ -1131,12 +1104,8 @@ impl Store for RedisStore {
                 let update = fields
                     .remove("u")
                     .ok_or_else(|| corrupt(board, format!("{}/{id}", keys.log), "no update"))?;
-                let meta = Self::meta_of(
-                    board,
-                    &authors,
-                    fields.get("i").map(Vec::as_slice),
-                    update.len() as u64,
-                );
+                let info = fields.get("i").map(Vec::as_slice);
+                let meta = record::meta_of(board, info, update.len() as u64, &authors);
                 Ok(LogRecord {
                     seq,
                     meta,

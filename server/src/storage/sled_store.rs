@@ -27,7 +27,7 @@ use client_protocol::BoardId;
 
 use super::group_commit::GroupCommit;
 use super::history::{Author, Entry, LogQuery, LogRecord, Milestone, UpdateMeta};
-use super::record::Info;
+use super::record::{self, Info};
 use super::{
     now_ms, BoardRecord, BoardSummary, ForkedFrom, LogSeq, Store, StoreError, StoredBoard,
 };
@@ -425,28 +425,8 @@ impl SledStore {
         raw: Option<&[u8]>,
         bytes: u64,
     ) -> Result<UpdateMeta, StoreError> {
-        let Some(info) = raw.and_then(Info::decode) else {
-            return Ok(UpdateMeta::unknown(bytes));
-        };
-        let authors = self.with_authors(board, |authors| {
-            info.authors
-                .iter()
-                .map(|i| {
-                    authors.list.get(*i as usize).cloned().unwrap_or(Author {
-                        sub: String::new(),
-                        name: format!("author #{i}"),
-                    })
-                })
-                .collect()
-        })?;
-        Ok(UpdateMeta {
-            time_ms: info.time_ms,
-            first_ms: info.first_ms,
-            authors,
-            role: info.role.map(|r| r.as_str().to_owned()),
-            conn: info.conn,
-            bytes: info.bytes,
-            updates: info.updates,
+        self.with_authors(board, |authors| {
+            record::meta_of(board, raw, bytes, &authors.list)
         })
     }
 
