@@ -199,8 +199,6 @@ struct Board {
     /// The tasks that keep the board in step with the other servers sharing the store, while
     /// anyone here is on it.
     links: Option<Links>,
-    /// Presence messages for the other servers of this board, while linked to them.
-    presence_out: Option<mpsc::Sender<Vec<u8>>>,
     /// The other servers' participants here, by the server that speaks for them, and when each
     /// server was last heard from: a server that falls silent has crashed, and its participants
     /// are removed.
@@ -305,7 +303,6 @@ async fn lifecycle(handle: RoomHandle, mut commands: mpsc::Receiver<Command>, ct
         frame_gap: 1.0,
         alone: false,
         links: None,
-        presence_out: None,
         remote_owners: Presence::default(),
         servers_heard: HashMap::new(),
         presence_pending: Vec::new(),
@@ -1273,23 +1270,16 @@ impl Board {
                 fatal => fatal,
             })?;
         let after = self.last_seq.unwrap_or(0);
-        let incoming = match store.presence(&board).await {
-            Ok(Some(link)) => {
-                self.presence_out = Some(link.outgoing);
-                Some(link.incoming)
-            }
-            Ok(None) => None,
-            Err(error) => {
-                // Edits still flow; only the other servers' cursors are missing.
-                tracing::error!(%error, "cannot share presence with the other servers");
-                None
-            }
-        };
+        let presence = store.presence(&board).await.unwrap_or_else(|error| {
+            // Edits still flow; only the other servers' cursors are missing.
+            tracing::error!(%error, "cannot share presence with the other servers");
+            None
+        });
         let (inbox, metrics) = (self.handle.inbox.clone(), self.ctx.metrics.clone());
         self.ctx.metrics.boards_followed.inc();
         let shared = (store, board);
         self.links = Some(Links::start(
-            shared, follower, after, incoming, inbox, metrics,
+            shared, follower, after, presence, inbox, metrics,
         ));
         // Those already on the board elsewhere would otherwise show up here only when they next
         // renew their presence (every 15 s for a stock client).
@@ -1397,13 +1387,13 @@ impl Board {
             return;
         };
         links.report(0);
+        // Dropping the links lets what is queued for the others (the last participant's
+        // removal) go out first.
         drop(links);
         self.ctx.metrics.boards_followed.dec();
         // The last edits here reach the others' listings now rather than at unload.
         self.summary_shared_at = None;
         self.share_summary();
-        // Dropping the sender lets what is queued (the last participant's removal) go out first.
-        self.presence_out = None;
         let remote = self.remote_owners.take_all();
         presence::forget(&mut self.awareness, &remote);
         self.servers_heard.clear();
@@ -1439,10 +1429,8 @@ impl Board {
 
     /// Tells the other servers of this board about presence changes of participants here.
     fn publish_presence(&self, frame: &Bytes) {
-        if let Some(out) = &self.presence_out {
-            if out.try_send(frame.to_vec()).is_err() {
-                tracing::warn!("presence for the other servers dropped: their queue is full");
-            }
+        if let Some(links) = &self.links {
+            links.publish(frame);
         }
     }
 

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::board::now_ms;
 use super::handle::Command;
 use crate::metrics::Metrics;
-use crate::storage::{Followed, Follower, Heard, LogSeq, Store};
+use crate::storage::{Followed, Follower, Heard, LogSeq, PresenceLink, Store};
 
 /// How often a server tells the others of a board that it is alive.
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(3);
@@ -36,6 +36,9 @@ const FOLLOW_WAIT: Duration = Duration::from_secs(5);
 pub(super) struct Links {
     follow: JoinHandle<()>,
     relay: Option<JoinHandle<()>>,
+    /// Presence messages for the other servers (if the store shares presence), published in
+    /// order by a task of the store's.
+    presence_out: Option<mpsc::Sender<Vec<u8>>>,
     /// A reader of the log of the room's own (the follower's is busy waiting), for the room to
     /// catch up at once before answering an API request; opened on first use.
     pub catch_up: Option<Box<dyn Follower>>,
@@ -45,17 +48,18 @@ pub(super) struct Links {
 }
 
 impl Links {
-    /// Starts following `board`'s log after `after`, relaying presence from `incoming` if the
+    /// Starts following `board`'s log after `after`, sharing presence over `presence` if the
     /// store shares it, and reporting the room's participant count to `store`.
     pub fn start(
         (store, board): (Arc<dyn Store>, BoardId),
         follower: Box<dyn Follower>,
         after: LogSeq,
-        incoming: Option<mpsc::Receiver<Heard>>,
+        presence: Option<PresenceLink>,
         inbox: mpsc::Sender<Command>,
         metrics: Arc<Metrics>,
     ) -> Self {
         use tracing::Instrument as _;
+        let (presence_out, incoming) = presence.map(|p| (p.outgoing, p.incoming)).unzip();
         let relay = incoming.map(|incoming| tokio::spawn(relay_presence(incoming, inbox.clone())));
         let follow = tokio::spawn(follow(follower, inbox, after, metrics).in_current_span());
         let (counts, reports) = watch::channel(0);
@@ -63,8 +67,19 @@ impl Links {
         Links {
             follow,
             relay,
+            presence_out,
             catch_up: None,
             counts,
+        }
+    }
+
+    /// Publishes a presence message for the other servers (dropped, with a warning, if their
+    /// queue is full: presence is renewed every few seconds).
+    pub fn publish(&self, frame: &[u8]) {
+        if let Some(out) = &self.presence_out {
+            if out.try_send(frame.to_vec()).is_err() {
+                tracing::warn!("presence for the other servers dropped: their queue is full");
+            }
         }
     }
 
